@@ -46,6 +46,7 @@ MetaValue = str | list[str]
 def slugify(text: str) -> str:
     """A stable, ASCII, lowercase id from a title: ``"Accueil en Mairie de brest"`` ->
     ``"accueil-en-mairie-de-brest"``."""
+    text = text.replace("\u2019", "'")  # typographic apostrophe: a separator, as "'"
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug[:80].rstrip("-") or "fiche"
