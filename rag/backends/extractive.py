@@ -1,0 +1,196 @@
+"""``extractive``: the offline default. No LLM: the answer is made of sentences quoted
+from the ranked passages, grouped by initiative, each followed by its ``[n]``.
+
+A sentence's relevance is its lexical overlap with the question after French
+normalisation (lowercase, stop words, Snowball stemming, accent folding), each shared
+term weighted by its rarity among the candidate sentences (so "accueil", everywhere in
+this catalogue, counts little). The top passage is always quoted, the retriever having
+ranked it first. "Which initiatives..." questions get one line per matching initiative.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import Stemmer
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.backends import register
+from rag.backends.base import Backend, GenerationRequest, Passage
+
+NOT_COVERED = "Le catalogue ne couvre pas cette question : aucune fiche pertinente n'a été trouvée.\n"
+LIST_INTRO = "Initiatives du catalogue qui correspondent à la question :\n"
+
+
+def fold(text: str) -> str:
+    """Lowercase without accents: "Numérique" -> "numerique"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+STOP_WORDS = frozenset(fold(word) for word in """
+a à afin ai aie ainsi alors après au aucun aussi autre aux avant avec avez avoir c ça car ce ceci
+cela celle celles celui ces cet cette ceux chaque chez ci comme comment d dans de des deux doit
+donc dont du elle elles en encore entre est et été être eu fait faire font hors il ils j je jusqu
+l la le les leur leurs lui m ma mais me même mes moi mon n ne ni non nos notre nous on ont ou où
+par parce pas peu peut peuvent plus pour pourquoi qu quand que quel quelle quelles quels qui quoi
+s sa sans se ses si son sont sous sur t ta te tel telle tes toi ton tous tout toute toutes très tu
+un une vers via vos votre vous y
+the of and or to in on for with which what who how is are do does any there
+initiative initiatives projet projets action actions catalogue fiche fiches exemple exemples
+existe existent exister lister liste listez citez cite donne donnez quelqu quelque quelques
+""".split())
+"""French (and a little English) function words, plus words every question about the
+catalogue shares, which say nothing about the subject."""
+
+LIST_QUESTION = re.compile(
+    r"\b(quel(le)?s (sont )?(les )?(initiatives?|projets?|actions?|acteurs?|structures?|experiences?|fiches?)"
+    r"|which (initiatives|projects)|list(e|er|ez)?\b|enumer|citez|"
+    r"(existe|a)[- ]t[- ]il des (initiatives|projets|actions))"
+)
+"""A "which initiatives..." question (matched on the accent-folded lowercase question)."""
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\"“(0-9A-ZÀ-Ý])")
+_BULLET = re.compile(r"^[\s\-–—•*#>]+")
+_TAG = re.compile(r"<[^>]{0,200}>")
+_CITATION_LIKE = re.compile(r"\[(\d+)\]")
+_WORD = re.compile(r"\w+")
+_local = threading.local()
+
+
+def terms(text: str) -> set[str]:
+    """The content terms of a text: stop words removed, stemmed, accent-folded."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:  # a Stemmer object is not thread-safe: one per thread
+        stemmer = _local.stemmer = Stemmer.Stemmer("french")
+    words = [w for w in _WORD.findall(text.lower()) if len(w) > 1 and fold(w) not in STOP_WORDS]
+    return {fold(stem) for stem in stemmer.stemWords(words)}
+
+
+def clean(sentence: str, max_chars: int) -> str:
+    """A sentence safe to quote: no markup, no bullet, no "[n]"-like text, bounded length."""
+    text = _CITATION_LIKE.sub(r"(\1)", _TAG.sub(" ", sentence))
+    text = " ".join(_BULLET.sub("", text).split()).strip(" \"'")
+    if len(text) > max_chars:
+        text = text[: max_chars - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+    return text
+
+
+@dataclass
+class Sentence:
+    """A quotable sentence of a passage, its content terms and its relevance score."""
+
+    passage: Passage
+    position: int
+    text: str
+    terms: set[str]
+    score: float = 0.0
+
+
+def split_sentences(passage: Passage, max_chars: int) -> list[Sentence]:
+    """The quotable sentences (3 words or more) of a passage, in order."""
+    found: list[Sentence] = []
+    for line in passage.chunk.text.splitlines():
+        for raw in _SENTENCE_END.split(line):
+            text = clean(raw, max_chars)
+            if len(text.split()) >= 3:
+                found.append(Sentence(passage, len(found), text, terms(text)))
+    return found
+
+
+def score_sentences(question: set[str], sentences: list[Sentence]) -> None:
+    """Score each sentence by the rarity-weighted question terms it contains."""
+    df = {t: sum(t in s.terms for s in sentences) for t in question}
+    weight = {t: math.log(1 + len(sentences) / n) for t, n in df.items() if n}
+    for sentence in sentences:
+        sentence.score = sum(w for t, w in weight.items() if t in sentence.terms)
+
+
+class ExtractiveOptions(BaseModel):
+    """How much to quote."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_sentences: int = Field(8, ge=1, le=50)
+    max_per_passage: int = Field(2, ge=1, le=10)
+    max_sentence_chars: int = Field(320, ge=40)
+
+
+@register
+class ExtractiveBackend(Backend):
+    """Quotes the passages; needs neither a model nor the network."""
+
+    name = "extractive"
+    Options = ExtractiveOptions
+    uses_llm = False
+    needs_network = False
+    options: ExtractiveOptions
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        per_passage = self._candidates(request)
+        if not any(per_passage.values()):
+            yield NOT_COVERED
+            return
+        if LIST_QUESTION.search(fold(request.question)):
+            yield from self._list_initiatives(per_passage)
+        else:
+            yield from self._grouped(self._select(per_passage))
+
+    def _candidates(self, request: GenerationRequest) -> dict[int, list[Sentence]]:
+        """Passage number -> its scored sentences, in rank order."""
+        per_passage = {p.n: split_sentences(p, self.options.max_sentence_chars) for p in request.passages}
+        score_sentences(terms(request.question), [s for ss in per_passage.values() for s in ss])
+        return per_passage
+
+    def _select(self, per_passage: dict[int, list[Sentence]]) -> list[Sentence]:
+        """Relevant sentences, no repeats, ``max_sentences`` in all, taken breadth-first:
+        every relevant passage gets its best sentence before any gets a second one (up to
+        ``max_per_passage``, and only if it scores at least half the best sentence). The
+        first quotable passage is always quoted. Returned in rank then text order."""
+        ranked = [sorted((s for s in sentences if s.score > 0), key=lambda s: (-s.score, s.position))
+                  for sentences in per_passage.values()]
+        first = next((i for i, sentences in enumerate(per_passage.values()) if sentences), None)
+        if first is not None and not ranked[first]:
+            ranked[first] = list(per_passage.values())[first][:1]
+        chosen: list[Sentence] = []
+        seen: set[str] = set()
+        top = max((s.score for sentences in ranked for s in sentences), default=0.0)
+        for turn in range(self.options.max_per_passage):
+            for sentences in ranked:
+                if turn < len(sentences) and len(chosen) < self.options.max_sentences:
+                    extra_but_weak = turn > 0 and sentences[turn].score < top / 2
+                    if not extra_but_weak and fold(sentences[turn].text) not in seen:
+                        chosen.append(sentences[turn])
+                        seen.add(fold(sentences[turn].text))
+        order = {n: rank for rank, n in enumerate(per_passage)}
+        return sorted(chosen, key=lambda s: (order[s.passage.n], s.position))
+
+    def _grouped(self, chosen: list[Sentence]) -> Iterator[str]:
+        """One block per initiative (in rank order): a bold title, then the quoted sentences."""
+        groups: dict[str, list[Sentence]] = {}
+        for sentence in chosen:
+            groups.setdefault(sentence.passage.chunk.fiche_id, []).append(sentence)
+        for index, sentences in enumerate(groups.values()):
+            yield f"{'' if index == 0 else chr(10)}**{clean(sentences[0].passage.chunk.title, 200)}**\n"
+            for sentence in sentences:
+                yield f"- {sentence.text} [{sentence.passage.n}]\n"
+
+    def _list_initiatives(self, per_passage: dict[int, list[Sentence]]) -> Iterator[str]:
+        """Each initiative once, with its best sentence: those sharing a term with the
+        question, or all of them when none does."""
+        best: dict[str, Sentence] = {}
+        for sentences in per_passage.values():
+            for sentence in sentences:
+                fiche = sentence.passage.chunk.fiche_id
+                if fiche not in best or sentence.score > best[fiche].score:
+                    best[fiche] = sentence
+        matching = [s for s in best.values() if s.score > 0] or list(best.values())
+        yield LIST_INTRO
+        for sentence in matching:
+            title = clean(sentence.passage.chunk.title, 200)
+            yield f"- **{title}** : {sentence.text} [{sentence.passage.n}]\n"

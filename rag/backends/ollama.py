@@ -1,0 +1,71 @@
+"""``ollama``: Ollama's native ``/api/chat``, streamed as NDJSON (one JSON object a line,
+the last with ``"done": true`` and a ``done_reason``; an ``{"error": ...}`` line reports
+a failure mid-stream). ``context_window`` is sent as ``options.num_ctx`` and
+``max_tokens`` as ``options.num_predict``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from rag.backends import register
+from rag.backends.base import GenerationRequest
+from rag.backends.http import HttpBackend, HttpOptions, chat_messages
+from rag.backends.http_errors import scrub
+from rag.errors import BackendError
+
+log = logging.getLogger("rag.backends")
+
+
+class OllamaOptions(HttpOptions):
+    """Options of the ``ollama`` backend."""
+
+    base_url: str = "http://127.0.0.1:11434"
+
+
+@register
+class OllamaBackend(HttpBackend):
+    """Native Ollama chat API."""
+
+    name = "ollama"
+    Options: ClassVar[type[HttpOptions]] = OllamaOptions
+    chat_path = "/api/chat"
+    models_path = "/api/tags"
+
+    def payload(self, request: GenerationRequest, model: str, stream: bool) -> dict[str, Any]:
+        options = {"temperature": self.options.temperature, "num_ctx": self.options.context_window,
+                   "num_predict": self.options.max_tokens}
+        return {"model": model, "messages": chat_messages(request), "stream": stream, "options": options}
+
+    def parse_stream(self, lines: Iterator[str]) -> Iterator[str]:
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                raise self._protocol(f"malformed NDJSON line from {self._url(self.chat_path)}: "
+                                     f"{scrub(line[:80], self._secret())!r}") from None
+            if not isinstance(event, dict):
+                raise self._protocol(f"unexpected NDJSON line from {self._url(self.chat_path)}")
+            if event.get("error"):
+                raise BackendError(self.name, f"server error mid-answer: {self._error_text(event['error'])}")
+            content = (event.get("message") or {}).get("content")
+            if content:
+                yield content
+            if event.get("done"):
+                if event.get("done_reason") == "length":
+                    log.warning("backend '%s': answer cut at max_tokens=%d", self.name,
+                                self.options.max_tokens)
+                return
+        raise self._protocol(f"the stream from {self._url(self.chat_path)} ended before "
+                             "completion (no done line); the answer is incomplete")
+
+    def parse_complete(self, data: Any) -> str:
+        return data["message"]["content"] or ""
+
+    def parse_models(self, data: Any) -> list[str]:
+        return [model["name"] for model in data["models"]]
