@@ -1,0 +1,128 @@
+"""When to answer "le catalogue ne couvre pas cela" instead of answering.
+
+Two signals, both cheap and both explainable to the user:
+
+* **A name the catalogue lacks.** A proper noun or acronym of the question (a capitalised
+  word that does not start a sentence, or an all-caps word: "Marseille", "CAF") that
+  appears nowhere in the catalogue (titles, sections, metadata; case and accents
+  ignored). The catalogue then has nothing on that city, body or person, however close
+  the rest of the question is to some fiche ("accueil en mairie de Marseille").
+* **Weak retrieval evidence.** The dense cosine similarity of the best passage of the
+  whole index is below ``settings.abstain_threshold`` (or the value calibrated for the
+  embedder in :data:`CALIBRATED`). Cosine is comparable across questions (RRF and BM25
+  scores are not); the threshold is calibrated on ``eval/dev.jsonl`` by
+  ``bench/calibrate_abstention.py``, which prints the margin on both sides.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rag.fiche import Fiche
+from rag.lexical import STOP_WORDS, fold
+
+_WORD = re.compile(r"[\w'’-]+")
+_SENTENCE_START = re.compile(r"(?:^|[.!?«\"(\[]\s*)$")
+"""What may precede a sentence's first word (after ":" French goes on in lowercase)."""
+
+_vocabularies: dict[int, tuple[object, frozenset[str]]] = {}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """``abstain`` and, when so, a French sentence saying why (shown to the user)."""
+
+    abstain: bool
+    reason: str = ""
+
+
+def catalogue_vocabulary(fiches: Mapping[str, Fiche]) -> frozenset[str]:
+    """Every folded word of the catalogue (cached for the current fiches mapping)."""
+    cached = _vocabularies.get(id(fiches))
+    if cached is not None and cached[0] is fiches:
+        return cached[1]
+    words: set[str] = set()
+    for fiche in fiches.values():
+        values = [v for field in fiche.metadata for v in fiche.values(field)]
+        for part in [fiche.title, *fiche.sections.values(), *values]:
+            words.update(re.findall(r"\w+", fold(part)))
+    _vocabularies.clear()  # one catalogue at a time: a re-index replaces the mapping
+    _vocabularies[id(fiches)] = (fiches, frozenset(words))
+    return _vocabularies[id(fiches)][1]
+
+
+def proper_names(question: str) -> list[str]:
+    """Capitalised words not starting a sentence, and all-caps words (2+ letters).
+    A question typed in capitals has no telling names: none are returned."""
+    letters = [c for c in question if c.isalpha()]
+    if letters and sum(c.isupper() for c in letters) > len(letters) / 2:
+        return []
+    names = []
+    for match in _WORD.finditer(question):
+        word = re.split(r"['’]", match.group(0).strip("'’-"))[-1]  # "l'Agence" -> "Agence"
+        if len(word) < 2 or not word[0].isalpha():
+            continue
+        capitalised = word[0].isupper() and not _SENTENCE_START.search(question[: match.start()])
+        if word.isupper() or capitalised:
+            names.append(word)
+    return names
+
+
+def unknown_names(question: str, fiches: Mapping[str, Fiche]) -> list[str]:
+    """The question's proper names that appear nowhere in the catalogue."""
+    vocabulary = catalogue_vocabulary(fiches)
+    return [name for name in proper_names(question)
+            if not all(w in vocabulary for w in re.findall(r"\w+", fold(name)))]
+
+
+CALIBRATED: dict[str, float] = {"use": 0.159}
+"""Embedder name -> threshold on the best dense cosine, from ``bench/calibrate_abstention.py``
+(midpoint of the gap between covered and not-covered dev questions)."""
+
+_GENERIC = frozenset(fold(w) for w in (
+    "initiative initiatives projet projets action actions fiche fiches demarche demarches "
+    "experience experiences retours retour mene menes menee menees porte portes qui quel quels "
+    "quelle quelles catalogue"
+).split())
+
+
+def threshold_for(settings) -> float:  # noqa: ANN001 - rag.config.Settings
+    """``RAG_ABSTAIN_THRESHOLD`` when set (> 0), else the value calibrated for the embedder."""
+    return settings.abstain_threshold or CALIBRATED.get(settings.embedder, 0.0)
+
+
+def residual_words(question: str) -> list[str]:
+    """What the question asks besides names and generic words ("initiatives à Quimper" -> [])."""
+    names = {fold(n) for n in proper_names(question)}
+    words = re.findall(r"\w+", fold(question))
+    return [w for w in words if w not in STOP_WORDS and w not in _GENERIC and w not in names and len(w) > 1]
+
+
+def prejudge(question: str, fiches: Mapping[str, Fiche], *, filtered: bool = False) -> Decision | None:
+    """The decision when names settle it, else ``None`` (the cosine decides): abstain on
+    a name the catalogue lacks; answer a question that is only known names or a matched
+    filter ("initiatives à Quimper", "projets de l'Agence Grrr"), whose generic words
+    would make any cosine look weak."""
+    missing = unknown_names(question, fiches)
+    if missing:
+        quoted = ", ".join(f"« {name} »" for name in dict.fromkeys(missing))
+        return Decision(True, f"Aucune fiche du catalogue ne mentionne {quoted}.")
+    if (filtered or proper_names(question)) and not residual_words(question):
+        return Decision(False)
+    return None
+
+
+def top_cosine(retriever, question: str, filters: dict[str, str]) -> float | None:  # noqa: ANN001
+    """The best dense cosine over the whole (filtered) index: the hybrid top-k may not
+    hold the best dense passage, so this is one extra dense search of depth 1."""
+    hits = retriever.search(question, k=1, mode="dense", filters=filters or None)
+    return hits[0].score if hits else None
+
+
+def by_cosine(best: float | None, threshold: float) -> Decision:
+    """Abstain when the best cosine is under ``threshold`` (``None``: nothing found)."""
+    if best is None or best < threshold:
+        return Decision(True, "Les passages trouvés sont trop éloignés de la question pour y répondre.")
+    return Decision(False)

@@ -1,0 +1,159 @@
+"""The question before retrieval: cleaned, and made standalone when it is a follow-up.
+
+History format (one choice, used by the CLI, the UI and the tests): a list of
+``(question, answer)`` pairs, oldest first. Dicts ``{"question": …, "answer": …}`` are
+accepted too, for JSON callers.
+
+Rewriting a follow-up ("et à Nantes ?", "comment ont-ils fait ?"):
+
+* LLM backends: the ``prompts/rewrite.md`` prompt through ``backend.complete`` whenever
+  there is a history (the model judges whether the question needs the conversation).
+  On a backend failure or an unusable reply, the extractive rule below is used.
+* extractive (no LLM): a question that looks like a follow-up (starts with "et", "mais",
+  "and"…, uses a pronoun such as "ils", "cela", "ce projet", or is a bare place like
+  "à Nantes ?") gets the key terms of the previous standalone question prepended. A
+  place stated by the new question replaces the previous one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from rag.backends.base import Backend, GenerationRequest
+from rag.errors import InputError, RagError
+from rag.fiche import Fiche
+from rag.filters import infer_filters
+from rag.lexical import STOP_WORDS, fold
+from rag.prompting import Prompts
+
+log = logging.getLogger(__name__)
+
+History = Sequence[tuple[str, str] | dict]
+
+_FOLLOWUP_START = re.compile(r"^(?:et|mais|aussi|puis|sinon|and|what about|pareil|idem|même chose)\b", re.I)
+_ANAPHORA = frozenset(
+    "ils elles eux leur leurs cela ca celle celui ceux celles ci la-bas lui".split()
+)
+_DEMONSTRATIVE = re.compile(
+    r"\b(?:ce|cet|cette|ces)\s+(?:projet|projets|initiative|initiatives|demarche|demarches|fiche|fiches|"
+    r"experience|experiences|lieu|lieux|service|dispositif)\b"
+)
+_BARE_PLACE = re.compile(r"^(?:a|au|aux|en|dans|pour|sur|avec|in|at)\b")
+_GENERIC = frozenset(fold(w) for w in "initiative initiatives projet projets action actions quel quels".split())
+_HISTORY_TURNS = 3
+_ANSWER_CHARS = 600
+
+
+def clean_question(raw: object, max_chars: int) -> tuple[str, list[str]]:
+    """Strip control characters and extra blanks; truncate an over-long question.
+
+    Returns the question and French notices for the user. Empty -> :class:`InputError`.
+    """
+    if not isinstance(raw, str):
+        raise InputError("la question doit être du texte")
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in raw)
+    text = " ".join(text.split())
+    if not text:
+        raise InputError("question vide : posez une question sur le catalogue, par ex. « initiatives à Nantes »")
+    notices = []
+    if len(text) > max_chars:
+        text = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
+        notices.append(f"Question trop longue : seuls ses {max_chars} premiers caractères ont été pris en compte.")
+    return text, notices
+
+
+def normalise_history(history: History | None) -> list[tuple[str, str]]:
+    """``[(question, answer), …]`` from pairs or ``{"question", "answer"}`` dicts."""
+    turns = []
+    for item in history or []:
+        if isinstance(item, dict):
+            question, answer = item.get("question", ""), item.get("answer", "")
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            question, answer = item
+        else:
+            raise InputError("historique invalide : attendu une liste de paires (question, réponse)")
+        if str(question or "").strip():
+            turns.append((str(question).strip(), str(answer or "").strip()))
+    return turns
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[\w'’-]+", text) if fold(w).strip() not in STOP_WORDS]
+
+
+def looks_like_followup(question: str) -> bool:
+    """A question that cannot be understood without the previous one."""
+    folded = fold(question).strip()
+    words = re.findall(r"\w+", folded)
+    if _FOLLOWUP_START.match(folded) or _DEMONSTRATIVE.search(folded):
+        return True
+    if any(w in _ANAPHORA for w in words):
+        return True
+    return bool(_BARE_PLACE.match(folded)) and len(_content_words(question)) <= 2
+
+
+def carry_subject(question: str, previous: str, fiches: Iterable[Fiche]) -> str:
+    """Extractive rewrite: the previous question's key terms, then the follow-up."""
+    if not looks_like_followup(question):
+        return question
+    fiches = list(fiches)
+    dropped = set()
+    new_place = infer_filters(question, fiches).get("ville")
+    old_place = infer_filters(previous, fiches).get("ville")
+    if new_place and old_place:
+        dropped = set(re.findall(r"\w+", fold(old_place)))
+    terms = [w for w in _content_words(previous)
+             if fold(w) not in _GENERIC and not set(re.findall(r"\w+", fold(w))) & dropped]
+    return f"{' '.join(terms)} — {question}" if terms else question
+
+
+def extractive_standalone(question: str, turns: list[tuple[str, str]], fiches: Iterable[Fiche]) -> str:
+    """Replay the conversation so each question carries the subject of the one before."""
+    fiches = list(fiches)
+    previous = ""
+    for past, _ in turns:
+        previous = carry_subject(past, previous, fiches) if previous else past
+    return carry_subject(question, previous, fiches) if previous else question
+
+
+def _conversation(turns: list[tuple[str, str]]) -> str:
+    lines = []
+    for question, answer in turns[-_HISTORY_TURNS:]:
+        lines.append(f"Utilisateur : {question}")
+        if answer:
+            short = answer if len(answer) <= _ANSWER_CHARS else answer[:_ANSWER_CHARS] + " […]"
+            lines.append(f"Assistant : {short}")
+    return "\n".join(lines)
+
+
+def _clean_rewrite(reply: str, question: str) -> str | None:
+    """First line of the model's reply, unquoted; None when unusable."""
+    lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    text = re.sub(r"^(?:question(?: réécrite| reformulée)?\s*:\s*)", "", lines[0], flags=re.I)
+    text = text.strip(" \"'«»“”")
+    return text if text and len(text) <= 3 * len(question) + 300 else None
+
+
+def standalone_question(
+    question: str, history: History | None, fiches: Iterable[Fiche], backend: Backend, prompts: Prompts
+) -> str:
+    """The question to search with: itself, or its rewrite given the conversation."""
+    turns = normalise_history(history)
+    if not turns:
+        return question
+    if backend.uses_llm:
+        prompt = prompts.rewrite.render(conversation=_conversation(turns), question=question)
+        request = GenerationRequest(question=question, passages=[], messages=[{"role": "user", "content": prompt}])
+        try:
+            rewritten = _clean_rewrite(backend.complete(request), question)
+        except RagError as exc:
+            log.warning("question rewrite failed, using the extractive rule: %s", exc)
+            rewritten = None
+        if rewritten:
+            return rewritten
+    return extractive_standalone(question, turns, fiches)

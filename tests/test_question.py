@@ -1,0 +1,70 @@
+"""The question before retrieval: cleaning, follow-up detection and rewrite, and the
+names the catalogue lacks (abstention)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.abstention import proper_names, residual_words, unknown_names
+from rag.config import ROOT
+from rag.corpus import load_corpus
+from rag.errors import InputError
+from rag.question import carry_subject, clean_question, extractive_standalone, looks_like_followup, normalise_history
+
+FICHES = {f.id: f for f in load_corpus(ROOT / "corpus" / "fiches").fiches}
+
+
+def test_clean_question() -> None:
+    assert clean_question("  a\x00b\x07 c\n\td  ", 100) == ("a b c d", [])
+    text, notices = clean_question("mot " * 100, 50)
+    assert len(text) <= 50 and not text.endswith(" ") and "50 premiers caractères" in notices[0]
+    for bad in ["", " \n", "\x00", None]:
+        with pytest.raises(InputError):
+            clean_question(bad, 100)
+
+
+def test_history_pairs_or_dicts() -> None:
+    assert normalise_history([("q1", "a1"), {"question": "q2", "answer": None}, ("", "x")]) == [
+        ("q1", "a1"), ("q2", "")]
+    with pytest.raises(InputError, match="historique invalide"):
+        normalise_history(["q1"])
+
+
+@pytest.mark.parametrize(("question", "followup"), [
+    ("et à Nantes ?", True), ("comment ont-ils fait ?", True), ("Et pour ce projet, quel coût ?", True),
+    ("à Brest ?", True), ("initiatives à Quimper", False),
+    ("comment préserver l'anonymat dans la salle d'attente ?", False),
+])
+def test_followup_detection(question: str, followup: bool) -> None:
+    assert looks_like_followup(question) is followup
+
+
+def test_carry_subject_replaces_the_place() -> None:
+    previous = "co-conception de la mairie à Nantes"
+    rewritten = carry_subject("et à Brest ?", previous, FICHES.values())
+    assert rewritten.startswith("co-conception mairie") and "Nantes" not in rewritten
+    assert rewritten.endswith("et à Brest ?")
+    assert carry_subject("initiatives à Quimper", previous, FICHES.values()) == "initiatives à Quimper"
+
+
+def test_conversation_is_replayed() -> None:
+    turns = [("quelles initiatives de design de service ?", "…"), ("et à Brest ?", "…")]
+    assert "design service" in extractive_standalone("comment ont-ils fait ?", turns, FICHES.values())
+
+
+@pytest.mark.parametrize(("question", "unknown"), [
+    ("accueil en mairie de Marseille", ["Marseille"]),
+    ("projets menés par la CAF du Rhône", ["CAF"]),
+    ("question : Strasbourg ?", ["Strasbourg"]),
+    ("projets de l'Agence Grrr à Quimper", []),
+    ("COMMENT PRÉSERVER L'ANONYMAT ?", []),  # typed in capitals: no telling names
+])
+def test_names_the_catalogue_lacks(question: str, unknown: list[str]) -> None:
+    assert unknown_names(question, FICHES) == unknown
+
+
+def test_residual_words_of_a_names_only_question() -> None:
+    assert proper_names("Comment fait Brest ? Et Nantes") == ["Brest", "Nantes"]
+    assert residual_words("initiatives à Quimper") == []
+    assert residual_words("qui contacter pour l'accueil multicanal de la Région Bretagne ?") == [
+        "contacter", "accueil", "multicanal"]
