@@ -1,0 +1,88 @@
+"""Long-lived objects for the Streamlit pages: one :class:`~rag.services.Services` per
+distinct settings, shared by every session (``st.cache_resource``), and the first-start
+index build shown with a progress bar.
+
+The cache is keyed by the settings' JSON, so tests (or a restart with other env vars)
+never get a Services object built for other settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from numbers import Number
+
+import streamlit as st
+
+from rag.config import Settings, load_settings
+from rag.services import Services
+
+log = logging.getLogger("rag.ui")
+
+
+@dataclass
+class AppServices:
+    """The shared Services plus a flag saying the index was checked in this process."""
+
+    services: Services
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    ready: bool = False
+
+
+@st.cache_resource(show_spinner=False)
+def _cached(settings_json: str) -> AppServices:
+    """One AppServices per settings (the JSON is the cache key)."""
+    return AppServices(Services(Settings.model_validate_json(settings_json)))
+
+
+def current_settings() -> Settings:
+    """Settings from the environment / ``.env`` / ``rag.toml`` (read at each run, cheap)."""
+    return load_settings()
+
+
+def get_app_services() -> AppServices:
+    """The AppServices for the current settings."""
+    return _cached(current_settings().model_dump_json())
+
+
+def _progress_callback(bar: st.delta_generator.DeltaGenerator):  # noqa: ANN202
+    """A ``progress_cb`` that accepts ``(done, total[, message])`` or ``(message)``."""
+
+    def callback(*args: object, **kwargs: object) -> None:
+        numbers = [a for a in args if isinstance(a, Number) and not isinstance(a, bool)]
+        texts = [str(a) for a in (*args, *kwargs.values()) if isinstance(a, str)]
+        text = texts[0] if texts else "Indexation du catalogue…"
+        if len(numbers) >= 2 and numbers[1]:
+            bar.progress(min(1.0, float(numbers[0]) / float(numbers[1])), text=text)
+        elif len(numbers) == 1 and 0 <= float(numbers[0]) <= 1:
+            bar.progress(float(numbers[0]), text=text)
+        else:
+            bar.progress(0, text=text)
+
+    return callback
+
+
+def ensure_ready(app: AppServices) -> Services:
+    """Build or update the index once per process, showing progress in a status box.
+    Concurrent sessions wait on the lock instead of indexing twice."""
+    if app.ready:
+        return app.services
+    with app.lock:
+        if not app.ready:
+            with st.status("Préparation du catalogue (modèle et index)…", expanded=True) as box:
+                bar = st.progress(0, text="Lecture des fiches…")
+                report = app.services.ensure_index(progress_cb=_progress_callback(bar))
+                bar.progress(1.0, text="Index prêt.")
+                box.update(label=_report_label(report), state="complete", expanded=False)
+            app.ready = True
+    return app.services
+
+
+def _report_label(report: object) -> str:
+    """A one-line French summary of an IndexReport (or "à jour")."""
+    if report is None:
+        return "Index à jour."
+    fields = ("added", "updated", "removed")
+    counts = {name: getattr(report, name, 0) for name in fields}
+    return "Index prêt : {added} ajoutés, {updated} mis à jour, {removed} supprimés.".format(**counts)
