@@ -32,7 +32,7 @@ from rag.config import ROOT, load_settings  # noqa: E402
 from rag.evaluation import load_questions  # noqa: E402
 from rag.pipeline import ask  # noqa: E402
 from rag.services import Services  # noqa: E402
-from tests.fake_llm_server import FakeLLMServer, _Handler  # noqa: E402
+from tests.fake_llm_server import FakeLLMServer  # noqa: E402
 
 MESSAGES = [{"role": "system", "content": "Réponds en citant [n]."},
             {"role": "user", "content": "Question : comment préserver l'anonymat ?"}]
@@ -78,8 +78,6 @@ def main() -> int:
     services = Services(load_settings(embedder=args.embedder, data_dir=Path(tempfile.mkdtemp(prefix="bench-"))))
     services.ensure_index()
     questions = [q.q for q in load_questions(args.questions) if q.covered]
-    # Small SSE writes otherwise meet Nagle + delayed ACK: ~40 ms stalls on either side.
-    _Handler.disable_nagle_algorithm = True
     server = FakeLLMServer().start()
     url = server.url + "/v1"
     try:

@@ -191,8 +191,8 @@ class HttpBackend(Backend):
         return retry_after if retry_after <= RETRY_AFTER_CAP else None
 
     def _wait(self, attempt: int, reason: str, delay: float) -> None:
-        log.warning("backend '%s': %s from %s, retry %d/%d in %.2fs", self.name, reason,
-                    self._url(self.chat_path), attempt, self.options.max_retries, delay)
+        log.info("backend '%s': %s from %s, retry %d/%d in %.2fs", self.name, reason,
+                 self._url(self.chat_path), attempt, self.options.max_retries, delay)
         time.sleep(delay)
 
     def _read_complete(self, response: httpx.Response) -> Iterator[str]:
