@@ -1,0 +1,172 @@
+"""Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank fusion, then
+diversified so that one fiche cannot fill the top-k.
+
+Filters are exact: the matching chunks are computed in Python over the BM25 index's
+chunks (Chroma's ``where`` cannot match inside a " | "-joined list, and is slow), the
+dense query is restricted to their ids (see ``Retriever._dense``), and every candidate
+is checked again.
+The retriever holds no mutable state: one instance serves many threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.chunking import Chunk
+from rag.config import Settings
+from rag.embeddings import Embedder
+from rag.errors import InputError
+from rag.filters import FILTER_FIELDS, check_filters, chunk_matches, value_matches
+from rag.lexical import LexicalIndex
+from rag.store import VectorStore
+
+log = logging.getLogger(__name__)
+
+MODES = ("hybrid", "dense", "bm25")
+RRF_K = 60
+"""The usual reciprocal-rank-fusion constant: score = sum of 1 / (RRF_K + rank)."""
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk. ``score`` orders hits (RRF in hybrid mode, cosine similarity in
+    dense mode, BM25 in bm25 mode); ``dense``/``lexical`` keep each side's own score."""
+
+    chunk: Chunk
+    score: float
+    dense: float | None = None
+    lexical: float | None = None
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """Strip NUL/control characters and extra spaces; refuse an empty question; cut an
+    overlong one at a word boundary within ``max_chars`` (logged)."""
+    text = " ".join(_CONTROL.sub(" ", question or "").split())
+    if not text:
+        raise InputError("empty question: type a question, e.g. « comment améliorer l'accueil en mairie ? »")
+    if len(text) > max_chars:
+        cut = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
+        log.warning("question truncated from %d to %d characters (RAG_MAX_QUESTION_CHARS)", len(text), len(cut))
+        text = cut
+    return text
+
+
+def fuse(rankings: list[list[Chunk]]) -> list[tuple[Chunk, float]]:
+    """Reciprocal rank fusion of several rankings (best first)."""
+    scores: dict[str, float] = {}
+    chunks: dict[str, Chunk] = {}
+    for ranking in rankings:
+        for rank, chunk in enumerate(ranking, start=1):
+            scores[chunk.id] = scores.get(chunk.id, 0.0) + 1.0 / (RRF_K + rank)
+            chunks.setdefault(chunk.id, chunk)
+    order = sorted(scores, key=lambda cid: (-scores[cid], cid))
+    return [(chunks[cid], scores[cid]) for cid in order]
+
+
+def diversify(hits: list[Hit], k: int, per_fiche: int) -> list[Hit]:
+    """The first ``k`` hits keeping at most ``per_fiche`` chunks of any one fiche."""
+    kept: list[Hit] = []
+    seen: dict[str, int] = {}
+    for hit in hits:
+        if seen.get(hit.chunk.fiche_id, 0) < per_fiche:
+            seen[hit.chunk.fiche_id] = seen.get(hit.chunk.fiche_id, 0) + 1
+            kept.append(hit)
+            if len(kept) == k:
+                break
+    return kept
+
+
+class Retriever:
+    """Searches one store + BM25 index with one embedder (thread-safe)."""
+
+    max_ids = 3000
+    """Above this many allowed chunks, a filtered dense query over-fetches instead of
+    sending the ids to Chroma."""
+
+    def __init__(self, store: VectorStore, lexical: LexicalIndex, embedder: Embedder, settings: Settings) -> None:
+        self.store = store
+        self.lexical = lexical
+        self.embedder = embedder
+        self.settings = settings
+        self._columns = _columns(lexical.chunks)
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: dict[str, str] | None = None) -> list[Hit]:
+        """The ``k`` best chunks for ``query`` (see module doc). Bad input -> InputError."""
+        if mode not in MODES:
+            raise InputError(f"unknown search mode '{mode}'; valid: {', '.join(MODES)}")
+        if k < 1:
+            raise InputError(f"k must be at least 1 (got {k})")
+        question = clean_question(query, self.settings.max_question_chars)
+        checked = check_filters(filters)
+        mask = self._allowed(checked)
+        depth = max(50, 5 * k)
+        dense: dict[str, float] = {}
+        lexical: dict[str, float] = {}
+        rankings: list[list[Chunk]] = []
+        if mode in ("hybrid", "dense") and (mask is None or mask.any()):
+            found = self._resolve(self._dense(self.embedder.embed_query(question), depth, mask))
+            found = sorted(((c, s) for c, s in found if chunk_matches(c, checked)), key=lambda h: (-h[1], h[0].id))
+            dense = {c.id: s for c, s in found}
+            rankings.append([c for c, _ in found])
+        if mode in ("hybrid", "bm25"):
+            found = self.lexical.search(question, depth, mask)
+            lexical = {c.id: s for c, s in found}
+            rankings.append([c for c, _ in found])
+        if mode == "hybrid":
+            ranked = fuse(rankings)
+        else:
+            ranked = [(c, (dense or lexical)[c.id]) for c in rankings[0]] if rankings else []
+        hits = [Hit(c, s, dense.get(c.id), lexical.get(c.id)) for c, s in ranked]
+        return diversify(hits, k, self.settings.max_per_fiche)
+
+    def _resolve(self, found: list[tuple[str, float]]) -> list[tuple[Chunk, float]]:
+        """Chunks of dense hits from the BM25 index's table; from the store for ids it
+        lacks (store and BM25 index briefly differ after an interrupted indexing)."""
+        missing = [i for i, _ in found if i not in self.lexical.positions]
+        extra = {c.id: c for c in self.store.get(missing)}
+        chunks = self.lexical.chunks
+        return [(extra[i] if i in extra else chunks[self.lexical.positions[i]], s) for i, s in found
+                if i in self.lexical.positions or i in extra]
+
+    def _allowed(self, filters: dict[str, str]) -> np.ndarray | None:
+        """For filters: a mask over the BM25 index's chunks (None: no filter)."""
+        if not filters:
+            return None
+        mask = np.ones(len(self.lexical.chunks), dtype=bool)
+        for key, value in filters.items():
+            codes, distinct = self._columns[FILTER_FIELDS[key].chunk_key]
+            mask &= np.array([value_matches(value, d) for d in distinct] + [False])[codes]
+        return mask
+
+    def _dense(self, vector: np.ndarray, depth: int, mask: np.ndarray | None) -> list[tuple[str, float]]:
+        """The ``depth`` nearest chunks among the allowed ones. Few allowed: Chroma
+        searches just their ids. Many: a larger unfiltered query, filtered here, is
+        exact as soon as it yields ``depth`` allowed chunks (else fall back to ids)."""
+        if mask is None:
+            return self.store.query(vector, depth)
+        chunks = self.lexical.chunks
+        allowed = np.flatnonzero(mask)
+        if len(allowed) > self.max_ids:
+            fetch = min(len(chunks), 2 * depth * len(chunks) // len(allowed))
+            allowed_ids = {chunks[i].id for i in allowed}
+            found = [(i, s) for i, s in self.store.query(vector, fetch) if i in allowed_ids]
+            if len(found) >= depth or fetch >= len(chunks):
+                return found[:depth]
+        return self.store.query(vector, depth, [chunks[i].id for i in allowed])
+
+
+def _columns(chunks: list[Chunk]) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Per filterable metadata key: each chunk's value as a code into the distinct values,
+    so a filter is matched once per distinct value, not once per chunk."""
+    columns = {}
+    for field in FILTER_FIELDS.values():
+        distinct: dict[str, int] = {}
+        codes = [distinct.setdefault(c.metadata.get(field.chunk_key, ""), len(distinct)) for c in chunks]
+        columns[field.chunk_key] = (np.array(codes, dtype=np.int64), list(distinct))
+    return columns

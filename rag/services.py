@@ -1,0 +1,132 @@
+"""The long-lived objects of a process, created lazily and shared across threads: the
+embedder (a model load), the vector store, the BM25 index, the retriever, the fiches
+and the LLM backends. The Streamlit app keeps one :class:`Services` in
+``st.cache_resource``; the CLI makes one per run, so the model loads once per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag.config import Settings, get_settings
+from rag.errors import IndexError_
+from rag.fiche import Fiche
+from rag.indexing import IndexReport, index_corpus, manifest_path, read_manifest
+from rag.lexical import LexicalIndex
+from rag.store import VectorStore
+
+if TYPE_CHECKING:
+    from rag.backends.base import Backend
+    from rag.embeddings import Embedder
+    from rag.retrieval import Retriever
+
+
+class Services:
+    """Lazy, thread-safe holder. Every attribute is built once, under one lock."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self._lock = threading.RLock()
+        self._cache: dict[str, object] = {}
+        self._backends: dict[tuple, Backend] = {}
+        self._stamp: int | None = None  # manifest mtime when the index objects were loaded
+
+    def _get(self, name: str, build: Callable[[], object]) -> object:
+        """The cached value of ``name``, built on first use (double-checked locking)."""
+        value = self._cache.get(name)
+        if value is None:
+            with self._lock:
+                value = self._cache.get(name)
+                if value is None:
+                    value = self._cache[name] = build()
+        return value
+
+    @property
+    def embedder(self) -> Embedder:
+        from rag.embeddings import embedder_from_settings
+
+        return self._get("embedder", lambda: embedder_from_settings(self.settings))
+
+    @property
+    def store(self) -> VectorStore:
+        return self._get("store", lambda: VectorStore(self.settings))
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index of the last completed indexing run."""
+        return self._get("lexical", self._load_lexical)
+
+    def _load_lexical(self) -> LexicalIndex:
+        manifest = read_manifest(self.settings.data_dir)
+        if not manifest:
+            raise IndexError_(f"no complete index in {self.settings.data_dir}: run `python -m rag index`")
+        try:
+            return LexicalIndex.load(Path(manifest["lexical"]))
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexError_(f"BM25 index unreadable ({exc}): run `python -m rag index --rebuild`") from None
+
+    @property
+    def retriever(self) -> Retriever:
+        """The retriever over the last completed index; reloaded when another process
+        (``python -m rag index`` next to a running app) completed a newer one."""
+        from rag.retrieval import Retriever
+
+        self._reload_if_reindexed()
+
+        def build() -> Retriever:
+            self.store.open(self.embedder.config())
+            return Retriever(self.store, self.lexical, self.embedder, self.settings)
+
+        return self._get("retriever", build)
+
+    def _reload_if_reindexed(self) -> None:
+        """Drop the index objects when the manifest changed since they were loaded. An
+        embedded Chroma client does not see another process's writes, so its cached
+        database handle is released too (in-flight queries finish on the old one)."""
+        try:
+            stamp = manifest_path(self.settings.data_dir).stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        if stamp == self._stamp:
+            return
+        with self._lock:
+            if stamp != self._stamp and "retriever" in self._cache:
+                for name in ("store", "lexical", "retriever", "fiches"):
+                    self._cache.pop(name, None)
+                if not self.settings.chroma_url:
+                    from chromadb.api.client import SharedSystemClient
+
+                    SharedSystemClient.clear_system_cache()
+            self._stamp = stamp
+
+    @property
+    def fiches(self) -> dict[str, Fiche]:
+        """The catalogue, id -> fiche (malformed files skipped, as when indexing)."""
+        from rag.corpus import load_corpus
+
+        return self._get("fiches", lambda: {f.id: f for f in load_corpus(self.settings.corpus_dir).fiches})
+
+    def ensure_index(self, progress_cb: Callable[[int, int], None] | None = None) -> IndexReport | None:
+        """Index the corpus if it is missing or changed; None when it was already current.
+        Afterwards the BM25 index, retriever and fiches are reloaded."""
+        with self._lock:
+            report = index_corpus(self.settings, embedder=self.embedder, store=self.store, on_progress=progress_cb)
+            if report.added or report.updated or report.removed:
+                for name in ("lexical", "retriever", "fiches"):
+                    self._cache.pop(name, None)
+                return report
+            return None
+
+    def backend(self, name: str | None = None, **overrides: object) -> Backend:
+        """The LLM backend ``name`` (default: settings), one instance per name+overrides."""
+        from rag.backends import create_backend
+
+        name = name or self.settings.backend
+        key = (name, tuple(sorted((k, repr(v)) for k, v in overrides.items())))
+        with self._lock:
+            if key not in self._backends:
+                self._backends[key] = create_backend(name, self.settings, **overrides)
+            return self._backends[key]
