@@ -2,7 +2,9 @@
 
 For every dev question the pipeline's own steps run (inferred filters, retrieval,
 :func:`rag.abstention.prejudge`); questions that names or filters settle are listed
-apart, and for the others the best dense cosine over the index is compared:
+apart, so are those whose passages hold their words (:func:`rag.abstention.lexical_support`
+at or above ``SUPPORTED``: the cosine cannot refuse them), and for the others the best
+dense cosine over the index is compared:
 the threshold is the midpoint between the highest not-covered cosine and the lowest
 covered one; when the two sets overlap, it is the midpoint just under the lowest covered
 one (a covered question must never be refused) and the not-covered questions it misses
@@ -20,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.abstention import prejudge, top_cosine  # noqa: E402
+from rag.abstention import SUPPORTED, lexical_support, prejudge, top_cosine  # noqa: E402
 from rag.config import ROOT, load_settings  # noqa: E402
 from rag.evaluation import load_questions  # noqa: E402
 from rag.filters import infer_filters  # noqa: E402
@@ -47,6 +49,10 @@ def main() -> int:
         if decision is not None:
             ok = decision.abstain != question.covered
             print(f"  settled {'ok ' if ok else 'BAD'} abstain={decision.abstain!s:5} {question.kind:11} {question.q[:70]}")
+            continue
+        support = lexical_support(question.q, (h.chunk for h in hits), services.retriever.lexical)
+        if support >= SUPPORTED:
+            print(f"  words   {'ok ' if question.covered else 'BAD'} support={support:.2f} {question.kind:11} {question.q[:60]}")
             continue
         (covered if question.covered else not_covered).append((cosine, question.q))
     print("\nby cosine (lowest covered, highest not covered):")

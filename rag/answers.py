@@ -33,7 +33,8 @@ class Source(BaseModel):
 
 def make_sources(hits: Iterable, fiches: Mapping[str, Fiche], denylist: list[str] | None = None) -> list[Source]:
     """Hits (``rag.retrieval.Hit``) -> sources numbered 1..n in rank order. The URL is the
-    fiche's http(s) link (never ``javascript:``), dropped if the deny-list flags it."""
+    fiche's http(s) link (never ``javascript:``), dropped if the deny-list flags it; spam
+    URLs in the passage text (a hand-edited fiche) are masked as in the answer."""
     sources = []
     for n, hit in enumerate(hits, start=1):
         chunk, meta = hit.chunk, hit.chunk.metadata
@@ -42,7 +43,8 @@ def make_sources(hits: Iterable, fiches: Mapping[str, Fiche], denylist: list[str
         if url and denylist and is_spam(url, denylist):
             url = ""
         sources.append(Source(
-            n=n, fiche_id=chunk.fiche_id, title=chunk.title, section=chunk.section, text=chunk.text,
+            n=n, fiche_id=chunk.fiche_id, title=chunk.title, section=chunk.section,
+            text=mask_spam(chunk.text, denylist) if denylist else chunk.text,
             url=url, ville=meta.get("ville", ""), echelle=meta.get("echelle", ""),
             acteur=meta.get("acteur", ""), type_acteur=meta.get("type_acteur", ""), score=hit.score,
         ))

@@ -123,16 +123,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
     document with ``--json``. A failing backend: the sources are still printed, one line
     on stderr says what to check, exit code 3."""
     from rag.answers import answer_json, format_sources
+    from rag.filters import check_filters
     from rag.pipeline import ask
+    from rag.prompting import load_prompts
     from rag.question import clean_question
     from rag.services import Services
 
     services = Services(get_settings())
-    clean_question(args.question, services.settings.max_question_chars)  # fail fast, before loading
+    overrides = {key: value for key, value in (("base_url", args.base_url), ("model", args.model)) if value}
+    # fail fast on bad input or settings, before the model load and the indexing
+    clean_question(args.question, services.settings.max_question_chars)
+    filters = check_filters(_filters(args.filter))
+    services.backend(args.backend, **overrides)
+    load_prompts(services.settings.prompts_dir)
     if services.ensure_index():
         print("index construit / mis à jour avant la réponse", file=sys.stderr)
-    overrides = {key: value for key, value in (("base_url", args.base_url), ("model", args.model)) if value}
-    run = ask(args.question, services, filters=_filters(args.filter), backend=args.backend, k=args.k, **overrides)
+    run = ask(args.question, services, filters=filters, backend=args.backend, k=args.k, **overrides)
     if args.json:
         result = run.result
         _print_json(answer_json(result))

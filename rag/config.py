@@ -44,9 +44,11 @@ class Settings(BaseSettings):
 
     embedder: str = "use"
     embedder_model_path: Path | None = None
-    chunk_tokens: int = Field(350, ge=32, le=4000)
+    chunk_tokens: int = Field(150, ge=32, le=4000, description="token budget of a chunk; a longer section is split")
 
     search_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="share of the dense list in hybrid fusion")
+
     top_k: int = Field(6, ge=1, le=50)
     max_per_fiche: int = Field(2, ge=1, le=20)
     max_question_chars: int = Field(2000, ge=50)
@@ -92,10 +94,23 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"RAG_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(_problem(e) for e in exc.errors())
         raise ConfigError(f"invalid settings: {problems}") from None
+
+
+_BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+
+
+def _problem(error: dict) -> str:
+    """``RAG_TOP_K='-3': <pydantic's message> (valid: >= 1, <= 50)``: the setting, the value
+    received and what is accepted (pydantic's message already lists a Literal's values)."""
+    name = str(error["loc"][0]) if error["loc"] else ""
+    field = Settings.model_fields.get(name)
+    bounds = [f"{sign} {getattr(m, attr)}" for m in (field.metadata if field else [])
+              for attr, sign in _BOUNDS if getattr(m, attr, None) is not None]
+    valid = f" (valid: {', '.join(bounds)})" if bounds else ""
+    value = f"={str(error['input'])[:60]!r}" if isinstance(error.get("input"), (str, int, float)) else ""
+    return f"RAG_{'_'.join(map(str, error['loc'])).upper()}{value}: {error['msg']}{valid}"
 
 
 @lru_cache(maxsize=1)

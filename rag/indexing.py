@@ -36,7 +36,6 @@ from rag.config import Settings
 from rag.corpus import load_corpus
 from rag.embeddings import Embedder, embedder_from_settings
 from rag.errors import IndexError_, IndexLocked, InputError
-from rag.fiche import Fiche
 from rag.lexical import lexical_dir, load_or_build, prune
 from rag.store import VectorStore, read_generations
 
@@ -70,16 +69,23 @@ def corpus_fingerprint(chunks: list[Chunk]) -> str:
     return digest.hexdigest()
 
 
-def load_chunks(settings: Settings) -> tuple[list[Fiche], list[Chunk]]:
-    """The corpus' fiches and chunks; malformed fiche files are logged and skipped."""
+def load_chunks(settings: Settings) -> tuple[list[str], list[Chunk]]:
+    """The corpus' chunks, and the malformed fiche files skipped (``path:line: reason``,
+    logged; kept in the manifest so that an unchanged re-index still reports them)."""
     loaded = load_corpus(settings.corpus_dir)
     if not loaded.fiches:  # never empty the index because of a wrong RAG_CORPUS_DIR
         reason = f" ({loaded.errors[0]})" if loaded.errors else ""
         raise InputError(f"no valid fiche in {settings.corpus_dir}{reason}: run `python -m rag import EXPORT` "
                          "or set RAG_CORPUS_DIR")
-    for error in loaded.errors:
+    skipped = [str(error) for error in loaded.errors]
+    warn_skipped(skipped)
+    return skipped, chunk_corpus(loaded.fiches, settings.chunk_tokens)
+
+
+def warn_skipped(skipped: list[str]) -> None:
+    """One warning per malformed fiche file left out of the index."""
+    for error in skipped:
         log.warning("fiche ignorée : %s", error)
-    return loaded.fiches, chunk_corpus(loaded.fiches, settings.chunk_tokens)
 
 
 def manifest_path(data_dir: Path) -> Path:
@@ -172,11 +178,12 @@ def _index_locked(settings, rebuild, progress, embedder, store, on_progress) -> 
     manifest = None if rebuild or interrupted else read_manifest(settings.data_dir)
     files = files_key(settings) if settings.corpus_dir.is_dir() else ""
     if is_current(settings, manifest, embedder, files=files):
+        warn_skipped(manifest.get("skipped", []))
         return IndexReport(unchanged=manifest.get("chunks", 0))
-    _, chunks = load_chunks(settings)
+    skipped, chunks = load_chunks(settings)
     fingerprint = corpus_fingerprint(chunks)
     if is_current(settings, manifest, embedder, fingerprint=fingerprint):  # files touched, same content
-        _write_manifest(settings, {**manifest, "files": files})
+        _write_manifest(settings, {**manifest, "files": files, "skipped": skipped})
         return IndexReport(unchanged=len(chunks))
     embedder = embedder or embedder_from_settings(settings)
     store = VectorStore.fresh(settings) if rebuild else store or VectorStore(settings)
@@ -189,6 +196,7 @@ def _index_locked(settings, rebuild, progress, embedder, store, on_progress) -> 
         "fingerprint": fingerprint,
         "files": files,
         "chunks": len(chunks),
+        "skipped": skipped,
         "embedder": embedder_key(settings),
         "embedder_config": {k: str(v) for k, v in embedder.config().items()},
         "target": store_target(settings),

@@ -77,6 +77,18 @@ class LexicalIndex:
         self._bm25 = bm25
         self._analyzer = Analyzer()
         self.positions = {chunk.id: i for i, chunk in enumerate(chunks)}
+        self._df = np.diff(bm25.scores["indptr"]) if chunks else np.zeros(0, dtype=np.int64)
+
+    def terms(self, text: str) -> list[str]:
+        """The BM25 terms of ``text`` (the analysis used for indexing and queries)."""
+        return self._analyzer.terms(text)
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of an analysed term over the chunks (BM25's
+        ``log(1 + (N - df + 0.5) / (df + 0.5))``); a term no chunk has gets the highest."""
+        token = self._bm25.vocab_dict.get(term) if self.chunks else None
+        df = int(self._df[token]) if token is not None and token < len(self._df) else 0
+        return float(np.log(1 + (len(self.chunks) - df + 0.5) / (df + 0.5)))
 
     @classmethod
     def build(cls, chunks: list[Chunk], fingerprint: str) -> LexicalIndex:

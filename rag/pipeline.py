@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 
 from pydantic import BaseModel, Field
 
-from rag.abstention import Decision, by_cosine, prejudge, threshold_for, top_cosine
+from rag.abstention import Decision, by_cosine, lexical_support, prejudge, threshold_for, top_cosine
 from rag.answers import Source, denylist, evidence_summary, link_guard, make_sources, order_sources
 from rag.backends.base import Backend, GenerationRequest, Passage
 from rag.citations import CitationStream
@@ -151,7 +151,8 @@ def ask(question: str, services, *, history: History | None = None,  # noqa: ANN
 
 
 def _decide(standalone: str, hits: list, filters: dict[str, str], services) -> Decision:  # noqa: ANN001
-    """Abstention: nothing found (with the filters), names settle it, or the cosine does."""
+    """Abstention: nothing found (with the filters), names settle it, or the cosine does
+    (overruled when the passages hold the question's words)."""
     if filters and not hits:
         wanted = ", ".join(f"{key} = « {value} »" for key, value in filters.items())
         return Decision(True, f"Aucune initiative du catalogue ne correspond à : {wanted}.")
@@ -161,7 +162,8 @@ def _decide(standalone: str, hits: list, filters: dict[str, str], services) -> D
     if decision is not None:
         return decision
     best = top_cosine(services.retriever, standalone, filters)
-    return by_cosine(best, threshold_for(services.settings))
+    support = lexical_support(standalone, (hit.chunk for hit in hits), services.retriever.lexical)
+    return by_cosine(best, threshold_for(services.settings), support)
 
 
 def _request(question: str, passages: list[Passage], engine: Backend, prompts, settings,  # noqa: ANN001

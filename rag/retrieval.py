@@ -1,5 +1,6 @@
-"""Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank fusion, then
-diversified so that one fiche cannot fill the top-k.
+"""Hybrid retrieval: dense (Chroma) + BM25, fused by their normalised scores
+(``rag.fusion``: distribution-based score fusion), then diversified so that one fiche
+cannot fill the top-k.
 
 Filters are exact: the matching chunks are computed in Python over the BM25 index's
 chunks (Chroma's ``where`` cannot match inside a " | "-joined list, and is slow), the
@@ -21,21 +22,20 @@ from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.errors import InputError
 from rag.filters import FILTER_FIELDS, check_filters, chunk_matches, value_matches
+from rag.fusion import fuse
 from rag.lexical import LexicalIndex
 from rag.store import VectorStore
 
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "bm25")
-RRF_K = 60
-"""The usual reciprocal-rank-fusion constant: score = sum of 1 / (RRF_K + rank)."""
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved chunk. ``score`` orders hits (RRF in hybrid mode, cosine similarity in
+    """A retrieved chunk. ``score`` orders hits (fused score in hybrid mode, cosine in
     dense mode, BM25 in bm25 mode); ``dense``/``lexical`` keep each side's own score."""
 
     chunk: Chunk
@@ -55,18 +55,6 @@ def clean_question(question: str, max_chars: int) -> str:
         log.warning("question truncated from %d to %d characters (RAG_MAX_QUESTION_CHARS)", len(text), len(cut))
         text = cut
     return text
-
-
-def fuse(rankings: list[list[Chunk]]) -> list[tuple[Chunk, float]]:
-    """Reciprocal rank fusion of several rankings (best first)."""
-    scores: dict[str, float] = {}
-    chunks: dict[str, Chunk] = {}
-    for ranking in rankings:
-        for rank, chunk in enumerate(ranking, start=1):
-            scores[chunk.id] = scores.get(chunk.id, 0.0) + 1.0 / (RRF_K + rank)
-            chunks.setdefault(chunk.id, chunk)
-    order = sorted(scores, key=lambda cid: (-scores[cid], cid))
-    return [(chunks[cid], scores[cid]) for cid in order]
 
 
 def diversify(hits: list[Hit], k: int, per_fiche: int) -> list[Hit]:
@@ -106,22 +94,21 @@ class Retriever:
         checked = check_filters(filters)
         mask = self._allowed(checked)
         depth = max(50, 5 * k)
-        dense: dict[str, float] = {}
-        lexical: dict[str, float] = {}
-        rankings: list[list[Chunk]] = []
+        dense_found: list[tuple[Chunk, float]] = []
+        lexical_found: list[tuple[Chunk, float]] = []
         if mode in ("hybrid", "dense") and (mask is None or mask.any()):
             found = self._resolve(self._dense(self.embedder.embed_query(question), depth, mask))
-            found = sorted(((c, s) for c, s in found if chunk_matches(c, checked)), key=lambda h: (-h[1], h[0].id))
-            dense = {c.id: s for c, s in found}
-            rankings.append([c for c, _ in found])
+            dense_found = sorted(((c, s) for c, s in found if chunk_matches(c, checked)),
+                                 key=lambda h: (-h[1], h[0].id))
         if mode in ("hybrid", "bm25"):
-            found = self.lexical.search(question, depth, mask)
-            lexical = {c.id: s for c, s in found}
-            rankings.append([c for c, _ in found])
+            lexical_found = self.lexical.search(question, depth, mask)
         if mode == "hybrid":
-            ranked = fuse(rankings)
+            weight = self.settings.dense_weight
+            ranked = fuse([dense_found, lexical_found], [weight, 1.0 - weight])
         else:
-            ranked = [(c, (dense or lexical)[c.id]) for c in rankings[0]] if rankings else []
+            ranked = dense_found or lexical_found
+        dense = {c.id: s for c, s in dense_found}
+        lexical = {c.id: s for c, s in lexical_found}
         hits = [Hit(c, s, dense.get(c.id), lexical.get(c.id)) for c, s in ranked]
         return diversify(hits, k, self.settings.max_per_fiche)
 

@@ -40,6 +40,9 @@ def _engine(settings: Settings) -> tuple[str, dict[str, object]]:
     """Backend choice and its LLM options (model, temperature) when it uses an LLM."""
     names = sorted(REGISTRY)
     default = names.index(settings.backend) if settings.backend in names else 0
+    if settings.backend not in names:  # a typo in RAG_BACKEND must not pass unnoticed
+        st.warning(f"Moteur inconnu dans RAG_BACKEND : « {escape_markdown(settings.backend)} » ; valides : "
+                   f"{', '.join(names)}. Moteur « {names[default]} » utilisé.", icon=":material/warning:")
     backend = st.selectbox("Moteur de réponse", names, index=default, key="opt_backend")
     overrides: dict[str, object] = {}
     if REGISTRY[backend].uses_llm:

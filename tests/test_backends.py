@@ -13,7 +13,7 @@ from typing import ClassVar
 import pytest
 
 from rag.backends import REGISTRY, Backend, GenerationRequest, Passage, create_backend
-from rag.backends.extractive import LIST_QUESTION, fold
+from rag.backends.extractive import LIST_QUESTION, METADATA_QUESTION, fold
 from rag.backends.http_errors import retry_after_seconds
 from rag.backends.openai import iter_sse_data
 from rag.chunking import Chunk
@@ -336,6 +336,11 @@ class TestExtractive(BackendContract):
     def test_top_passage_is_quoted_even_without_overlap(self, backend: Backend) -> None:
         assert 1 in citations(self.answer(backend, "Quoi de neuf ?"))
 
+    def test_without_overlap_quotes_the_lead_of_the_first_initiatives(self, backend: Backend) -> None:
+        five = [passage(n, fiche, f"Fiche {fiche}", "Description", f"Le lieu {n} ouvre ses portes au public.")
+                for n, fiche in enumerate("aabcd", start=1)]
+        assert citations(self.answer(backend, "How do you avoid queues?", five)) == [1, 3, 4]
+
     def test_list_question_names_each_matching_initiative_once(self, backend: Backend) -> None:
         text = self.answer(backend, "Quelles initiatives impliquent les agents ?")
         assert text.count(BREST) == 1 and LYON not in text
@@ -364,6 +369,16 @@ class TestExtractive(BackendContract):
         text = self.answer(backend, "accueil chaleureux", html)
         assert "<" not in text and "Un accueil chaleureux ici. [1]" in text
 
+    def test_metadata_is_quoted_only_when_asked_or_alone_to_answer(self, backend: Backend) -> None:
+        meta = passage(1, "brest", BREST, "Fiche", "Acteur : Agence DETEA.\nVille : Brest.\nÉchelle d'action : Commune.")
+        body = passage(2, "brest", BREST, "Réalisations", "Une nouvelle signalétique a été installée dans le hall à Brest.")
+        content = self.answer(backend, "quelle signalétique dans le hall à Brest ?", [meta, body])
+        assert citations(content) == [2] and "Ville" not in content
+        asked = self.answer(backend, "dans quelle ville se trouve le projet de Brest ?", [meta, body])
+        assert "Ville : Brest. [1]" in asked
+        named = self.answer(backend, "que fait l'agence DETEA ?", [meta, body])
+        assert "Acteur : Agence DETEA. [1]" in named and "Ville" not in named
+
     def test_no_passage_says_not_covered(self, backend: Backend) -> None:
         assert "ne couvre pas" in self.answer(backend, "Une question", [])
 
@@ -376,6 +391,16 @@ class TestExtractive(BackendContract):
 ])
 def test_list_questions_are_recognised(question: str, listing: bool) -> None:
     assert bool(LIST_QUESTION.search(fold(question))) is listing
+
+
+@pytest.mark.parametrize(("question", "about_metadata"), [
+    ("Qui contacter pour l'accueil multicanal ?", True), ("Quels sont les partenaires du projet ?", True),
+    ("Dans quelle ville est ce projet ?", True), ("Who runs it?", True), ("le lien vers le site", True),
+    ("Comment préserver l'anonymat dans la salle d'attente ?", False),
+    ("un habitant qui relaie les informations", False),
+])
+def test_metadata_questions_are_recognised(question: str, about_metadata: bool) -> None:
+    assert bool(METADATA_QUESTION.search(fold(question))) is about_metadata
 
 
 class TestRegistry:

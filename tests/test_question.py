@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from rag.abstention import proper_names, residual_words, unknown_names
+from rag.abstention import SUPPORTED, by_cosine, lexical_support, proper_names, residual_words, unknown_names
+from rag.chunking import Chunk
 from rag.config import ROOT
 from rag.corpus import load_corpus
 from rag.errors import InputError
+from rag.lexical import LexicalIndex
 from rag.question import carry_subject, clean_question, extractive_standalone, looks_like_followup, normalise_history
 
 FICHES = {f.id: f for f in load_corpus(ROOT / "corpus" / "fiches").fiches}
@@ -68,3 +70,17 @@ def test_residual_words_of_a_names_only_question() -> None:
     assert residual_words("initiatives à Quimper") == []
     assert residual_words("qui contacter pour l'accueil multicanal de la Région Bretagne ?") == [
         "contacter", "accueil", "multicanal"]
+
+
+def test_lexical_support_weights_rare_words_and_overrules_a_weak_cosine() -> None:
+    texts = ["Vis ma vie : les agents refont le trajet de l'usager.", "L'accueil des usagers en mairie.",
+             "L'accueil au guichet unique."]
+    chunks = [Chunk(id=str(i), fiche_id=str(i), title="T", section="Description", text=t) for i, t in enumerate(texts)]
+    lexical = LexicalIndex.build(chunks, "test")
+    found = lexical_support("Vis ma vie des agents", chunks[:1], lexical)
+    unknown_topic = lexical_support("accueil des touristes en office", chunks, lexical)  # only "accueil" is known
+    assert found == 1.0 and 0.0 < unknown_topic < 0.5
+    assert lexical_support("Quelles initiatives à Marseille ?", chunks, lexical) == 0.0  # no content word
+    assert by_cosine(0.10, 0.20).abstain and by_cosine(0.10, 0.20, unknown_topic).abstain
+    assert not by_cosine(0.10, 0.20, found).abstain and found >= SUPPORTED
+    assert not by_cosine(0.30, 0.20).abstain and by_cosine(None, 0.20).abstain

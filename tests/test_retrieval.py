@@ -13,7 +13,8 @@ from rag.chunking import Chunk
 from rag.errors import InputError, StoreUnavailable
 from rag.filters import FILTER_FIELDS, facet_values, infer_filters, value_matches
 from rag.indexing import index_corpus
-from rag.retrieval import Retriever, fuse
+from rag.fusion import DEPTH, fuse, normalise
+from rag.retrieval import Retriever
 from rag.services import Services
 from tests.chroma_server import ChromaServer, chroma_server  # noqa: F401 (fixture)
 from tests.index_helpers import fiche, import_seed, make_settings, write_corpus
@@ -38,11 +39,34 @@ def _chunk(i: str, fiche_id: str) -> Chunk:
     return Chunk(id=i, fiche_id=fiche_id, title="t", section="s", text=i)
 
 
-def test_reciprocal_rank_fusion_orders_by_summed_reciprocal_ranks():
-    a, b, c = _chunk("a", "1"), _chunk("b", "2"), _chunk("c", "3")
-    fused = fuse([[a, b, c], [c, a]])
-    assert [x.id for x, _ in fused] == ["a", "c", "b"]
-    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+def test_fusion_lets_a_decisive_lead_outweigh_a_marginal_one():
+    """Dense puts a barely ahead of b; BM25 puts b far ahead of everyone. Rank fusion
+    would tie them; score fusion must prefer b, and a chunk only one list has is kept."""
+    a, b, c, d, e = (_chunk(i, i) for i in "abcde")
+    dense = [(a, 0.50), (b, 0.49), (c, 0.48), (d, 0.47)]
+    lexical = [(b, 9.0), (a, 1.0), (c, 0.9), (d, 0.8), (e, 0.7)]
+    fused = fuse([dense, lexical], [0.5, 0.5])
+    assert [x.id for x, _ in fused][:2] == ["b", "a"]
+    assert {x.id for x, _ in fused} == set("abcde")
+    assert [s for _, s in fused] == sorted((s for _, s in fused), reverse=True)
+
+
+def test_fusion_weights_select_one_list():
+    a, b, c = (_chunk(i, i) for i in "abc")
+    dense, lexical = [(c, 0.9), (b, 0.5), (a, 0.1)], [(a, 5.0), (b, 1.0)]
+    assert [x.id for x, _ in fuse([dense, lexical], [1.0, 0.0])] == ["c", "b", "a"]
+    assert [x.id for x, _ in fuse([dense, lexical], [0.0, 1.0])][:2] == ["a", "b"]
+    with pytest.raises(ValueError):
+        fuse([dense, lexical], [1.0])
+
+
+def test_normalise_is_bounded_spread_aware_and_depth_limited():
+    assert normalise([]) == [] and normalise([3.0]) == [1.0] and normalise([2.0, 2.0]) == [1.0, 1.0]
+    flat, peaked = normalise([0.51, 0.50, 0.49, 0.48]), normalise([10.0, 0.50, 0.49, 0.48])
+    assert all(0.0 <= v <= 1.0 for v in flat + peaked)
+    assert peaked[0] - peaked[1] > flat[0] - flat[1]  # an outlier keeps its lead
+    head = [float(i) for i in range(DEPTH, 0, -1)]
+    assert normalise(head + [0.5, 0.2])[:DEPTH] == normalise(head)  # the tail sets nothing
 
 
 def test_infer_filters_and_facets(seed):

@@ -5,7 +5,14 @@ A sentence's relevance is its lexical overlap with the question after French
 normalisation (lowercase, stop words, Snowball stemming, accent folding), each shared
 term weighted by its rarity among the candidate sentences (so "accueil", everywhere in
 this catalogue, counts little). The top passage is always quoted, the retriever having
-ranked it first. "Which initiatives..." questions get one line per matching initiative.
+ranked it first; when no sentence shares a word with the question (an English question,
+a paraphrase), the lead sentence of each of the first :data:`LEADS` initiatives is quoted,
+in the retriever's order, rather than one guess. "Which initiatives..." questions get one line per matching initiative.
+
+The metadata passage ("Acteur : … Ville : Brest.") is quoted only when the question asks
+about metadata (who, partner, town, contact, link…) or for a question word that no
+content passage holds (a partner's name): otherwise "Ville : Brest." would stand in for
+an answer about what the initiative did.
 """
 
 from __future__ import annotations
@@ -22,9 +29,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rag.backends import register
 from rag.backends.base import Backend, GenerationRequest, Passage
+from rag.chunking import METADATA_SECTION
 
 NOT_COVERED = "Le catalogue ne couvre pas cette question : aucune fiche pertinente n'a été trouvée.\n"
 LIST_INTRO = "Initiatives du catalogue qui correspondent à la question :\n"
+LEADS = 3
+"""Initiatives quoted (one lead sentence each) when no sentence shares a question word."""
 
 
 def fold(text: str) -> str:
@@ -54,6 +64,13 @@ LIST_QUESTION = re.compile(
     r"(existe|a)[- ]t[- ]il des (initiatives|projets|actions))"
 )
 """A "which initiatives..." question (matched on the accent-folded lowercase question)."""
+
+METADATA_QUESTION = re.compile(
+    r"^(qui|who)\b|\bqui (contacter|porte|mene|pilote)|\b(acteurs?|porteurs?|portee?s?|partenaires?|partenariat"
+    r"|partners?|villes?|city|town|communes?|localis\w*|situee?s?|contact\w*|joindre|e?mail|courriel"
+    r"|telephone|liens?|link|site|url|web|auteur|author|echelle|scale|mots? clefs?|keywords?)\b"
+)
+"""A question about an initiative's metadata (matched on the accent-folded lowercase question)."""
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\"“(0-9A-ZÀ-Ý])")
 _BULLET = re.compile(r"^[\s\-–—•*#>]+")
@@ -111,6 +128,25 @@ def score_sentences(question: set[str], sentences: list[Sentence]) -> None:
         sentence.score = sum(w for t, w in weight.items() if t in sentence.terms)
 
 
+def leads(per_passage: dict[int, list[Sentence]]) -> list[Sentence]:
+    """The first sentence of the best passage of each of the first :data:`LEADS` initiatives."""
+    chosen: dict[str, Sentence] = {}
+    for sentences in per_passage.values():
+        if sentences and len(chosen) < LEADS:
+            chosen.setdefault(sentences[0].passage.chunk.fiche_id, sentences[0])
+    return list(chosen.values())
+
+
+def drop_idle_metadata(per_passage: dict[int, list[Sentence]], question: set[str]) -> dict[int, list[Sentence]]:
+    """Keep a metadata passage's sentences only when they hold a question term that no
+    content passage holds (e.g. a partner named only in the metadata)."""
+    content = set().union(*(s.terms for ss in per_passage.values() for s in ss
+                            if s.passage.chunk.section != METADATA_SECTION))
+    only_there = question - content
+    return {n: [s for s in ss if s.passage.chunk.section != METADATA_SECTION or s.terms & only_there]
+            for n, ss in per_passage.items()}
+
+
 class ExtractiveOptions(BaseModel):
     """How much to quote."""
 
@@ -144,16 +180,22 @@ class ExtractiveBackend(Backend):
     def _candidates(self, request: GenerationRequest) -> dict[int, list[Sentence]]:
         """Passage number -> its scored sentences, in rank order."""
         per_passage = {p.n: split_sentences(p, self.options.max_sentence_chars) for p in request.passages}
-        score_sentences(terms(request.question), [s for ss in per_passage.values() for s in ss])
+        question = terms(request.question)
+        if not METADATA_QUESTION.search(fold(request.question)):
+            per_passage = drop_idle_metadata(per_passage, question)
+        score_sentences(question, [s for ss in per_passage.values() for s in ss])
         return per_passage
 
     def _select(self, per_passage: dict[int, list[Sentence]]) -> list[Sentence]:
         """Relevant sentences, no repeats, ``max_sentences`` in all, taken breadth-first:
         every relevant passage gets its best sentence before any gets a second one (up to
         ``max_per_passage``, and only if it scores at least half the best sentence). The
-        first quotable passage is always quoted. Returned in rank then text order."""
+        first quotable passage is always quoted; with no relevant sentence at all, the
+        :func:`leads` are. Returned in rank then text order."""
         ranked = [sorted((s for s in sentences if s.score > 0), key=lambda s: (-s.score, s.position))
                   for sentences in per_passage.values()]
+        if not any(ranked):
+            return leads(per_passage)
         first = next((i for i, sentences in enumerate(per_passage.values()) if sentences), None)
         if first is not None and not ranked[first]:
             ranked[first] = list(per_passage.values())[first][:1]
