@@ -60,7 +60,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     """Search the index (one question, or one per stdin line with ``-``); the index is
     built or brought up to date first (message on stderr), the model loaded once."""
     from rag.filters import check_filters
-    from rag.retrieval import clean_question
+    from rag.question import clean_question
     from rag.services import Services
 
     services = Services(get_settings())

@@ -12,7 +12,6 @@ The retriever holds no mutable state: one instance serves many threads.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,14 +23,12 @@ from rag.errors import InputError
 from rag.filters import FILTER_FIELDS, check_filters, chunk_matches, value_matches
 from rag.fusion import fuse
 from rag.lexical import LexicalIndex
+from rag.question import clean_question
 from rag.store import VectorStore
 
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "bm25")
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
 
 @dataclass(frozen=True)
 class Hit:
@@ -42,19 +39,6 @@ class Hit:
     score: float
     dense: float | None = None
     lexical: float | None = None
-
-
-def clean_question(question: str, max_chars: int) -> str:
-    """Strip NUL/control characters and extra spaces; refuse an empty question; cut an
-    overlong one at a word boundary within ``max_chars`` (logged)."""
-    text = " ".join(_CONTROL.sub(" ", question or "").split())
-    if not text:
-        raise InputError("empty question: type a question, e.g. « comment améliorer l'accueil en mairie ? »")
-    if len(text) > max_chars:
-        cut = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
-        log.warning("question truncated from %d to %d characters (RAG_MAX_QUESTION_CHARS)", len(text), len(cut))
-        text = cut
-    return text
 
 
 def diversify(hits: list[Hit], k: int, per_fiche: int) -> list[Hit]:
@@ -90,7 +74,9 @@ class Retriever:
             raise InputError(f"unknown search mode '{mode}'; valid: {', '.join(MODES)}")
         if k < 1:
             raise InputError(f"k must be at least 1 (got {k})")
-        question = clean_question(query, self.settings.max_question_chars)
+        question, notices = clean_question(query, self.settings.max_question_chars)
+        for notice in notices:
+            log.warning("%s", notice)
         checked = check_filters(filters)
         mask = self._allowed(checked)
         depth = max(50, 5 * k)

@@ -102,7 +102,7 @@ REFUSED = [
     pytest.param(["ask", BREST_QUESTION], {"RAG_PROMPTS_DIR": "{tmp}/absent"},
                  ["modèle de prompt manquant", "{tmp}/absent/system.md", "RAG_PROMPTS_DIR"], id="prompts-missing"),
     pytest.param(["ask", ""], {}, ["question vide"], id="question-empty"),
-    pytest.param(["search", " \t\n  "], {}, ["empty question"], id="question-whitespace"),
+    pytest.param(["search", " \t\n  "], {}, ["question vide"], id="question-whitespace"),
     pytest.param(["ask", "\x01\x1b\x7f\u2028"], {}, ["question vide"], id="question-control-only"),
 ]
 
@@ -153,7 +153,7 @@ def test_cli_nul_characters_on_stdin(services: Services) -> None:
     assert done.returncode == 0, done.stderr
     first, nul_only, last = (json.loads(line) for line in done.stdout.splitlines())
     assert first["hits"][0]["fiche_id"] == BREST and last["hits"][0]["fiche_id"] == BREST
-    assert nul_only["hits"] == [] and "empty question" in nul_only["error"]
+    assert nul_only["hits"] == [] and "question vide" in nul_only["error"]
     no_traceback(done)
 
 

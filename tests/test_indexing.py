@@ -197,7 +197,7 @@ def test_cli_index_json_then_search_stdin_one_json_line_per_question(settings, s
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [line["query"] for line in lines] == [seed[1].title, "\x00", "projets de l'Agence Grrr"]
-    assert "empty question" in lines[1]["error"] and lines[1]["hits"] == []
+    assert "question vide" in lines[1]["error"] and lines[1]["hits"] == []
     for line in (lines[0], lines[2]):
         assert 0 < len(line["hits"]) <= 3
         assert set(line["hits"][0]) == {"fiche_id", "title", "section", "score", "text"}

@@ -137,7 +137,7 @@ class RetrievalContract:
     def test_bad_inputs(self, services, caplog):
         search = services.retriever.search
         for empty in ("", "   \n\t ", "\x00\x01"):
-            with pytest.raises(InputError, match="empty question"):
+            with pytest.raises(InputError, match="question vide"):
                 search(empty)
         with pytest.raises(InputError, match="valid filters: ville, echelle, type_acteur, partenaire"):
             search("accueil", filters={"commune": "Brest"})
@@ -145,7 +145,7 @@ class RetrievalContract:
             search("accueil", mode="fuzzy")
         with caplog.at_level(logging.WARNING, logger="rag.retrieval"):
             long_hits = search("guichet accueil " * 1250)  # 20,000 characters
-        assert long_hits and "question truncated from 19999 to 1999 characters" in caplog.text
+        assert long_hits and "Question trop longue" in caplog.text
         assert [h.chunk.id for h in search("gui\x00chet\x07 accueil")] == [h.chunk.id for h in search("gui chet accueil")]
 
     def test_concurrent_queries_equal_sequential(self, services):
