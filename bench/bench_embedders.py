@@ -171,11 +171,19 @@ def print_table(rows: list[dict]) -> None:
                 print(f"{r['embedder']:<22}" + "".join(f"{r['r5_by_kind'].get(k, 0):>12.2f}" for k in kinds))
 
 
+def _default_chunk_tokens() -> int:
+    """The product's chunk budget, so the bench measures what the app indexes."""
+    from rag.config import Settings
+
+    return Settings.model_fields["chunk_tokens"].default
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("embedders", nargs="*", default=list(DEFAULT_EMBEDDERS))
     parser.add_argument("--model-path", type=Path, help="model folder for 'sentence-transformers'")
-    parser.add_argument("--chunk-tokens", type=int, default=350)
+    parser.add_argument("--chunk-tokens", type=int, default=_default_chunk_tokens(),
+                        help="chunk token budget (default: the product's RAG_CHUNK_TOKENS default)")
     parser.add_argument("--questions", type=Path, default=ROOT / "eval" / "dev.jsonl")
     parser.add_argument("--json", action="store_true", help="print the raw results as JSON")
     parser.add_argument("--child", help=argparse.SUPPRESS)
