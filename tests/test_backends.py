@@ -47,6 +47,8 @@ PASSAGES = [
     passage(3, "brest", BREST, "Réalisations", "Réagencement des espaces d'accueil et des guichets. "
             "Nouveaux mobiliers conçus avec les agents."),
 ]
+ACTS = ("oriente vers les permanences", "forme aux démarches en ligne", "reçoit sans rendez-vous",
+        "prête des tablettes à", "aide à remplir les dossiers avec")
 MESSAGES = [{"role": "system", "content": "Réponds en citant [n]."}, {"role": "user", "content": "Question ?"}]
 REQUEST = GenerationRequest(question="Comment accompagner les usagers vers le numérique ?",
                             passages=PASSAGES, messages=MESSAGES)
@@ -346,13 +348,26 @@ class TestExtractive(BackendContract):
         assert text.count(BREST) == 1 and LYON not in text
         assert re.search(rf"- \*\*{BREST}\*\* : .*agents.* \[[13]\]", text)
 
+    def test_list_question_leaves_out_initiatives_matching_only_a_minor_word(self, backend: Backend) -> None:
+        mobile = passage(1, "meen", "Saint Méen", "Méthodologie mise en place",
+                         "Une borne d'accueil mobile a été expérimentée à l'entrée.")
+        minor = passage(2, "cdas", "CDAS", "Réalisations", "Une fiche recette a été élaborée pour tester ailleurs.")
+        text = self.answer(backend, "Quelles initiatives ont testé une borne d'accueil mobile ?", [mobile, minor])
+        assert "Saint Méen" in text and "CDAS" not in text
+
+    def test_a_quote_repeated_with_a_typo_is_quoted_once(self, backend: Backend) -> None:
+        quote = "Le projet a permis de penser une offre France Services adaptée au territoire montagnard."
+        typo = quote.replace("penser", "pen ser")
+        twice = [passage(1, "a", "Fiche A", "Description", quote), passage(2, "a", "Fiche A", "Réalisations", typo)]
+        assert citations(self.answer(backend, "offre France Services adaptée au territoire", twice)) == [1]
+
     def test_list_question_in_english_lists_all_when_none_matches(self, backend: Backend) -> None:
         text = self.answer(backend, "List the initiatives that exist?")
         assert text.count(BREST) == 1 and text.count(LYON) == 1
 
     def test_caps_sentences_per_passage_and_overall(self, backend: Backend) -> None:
         many = [passage(n, f"f{n}", f"Fiche {n}", "Description",
-                        " ".join(f"L'accueil numérique {n}.{i} aide les usagers." for i in range(5)))
+                        " ".join(f"L'accueil numérique {n} {act} les usagers." for act in ACTS))
                 for n in range(1, 8)]
         found = citations(self.answer(backend, "accueil numérique des usagers", many))
         assert len(found) == 8 and max(found.count(n) for n in set(found)) == 2

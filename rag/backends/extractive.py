@@ -23,6 +23,7 @@ import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 import Stemmer
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,6 +36,14 @@ NOT_COVERED = "Le catalogue ne couvre pas cette question : aucune fiche pertinen
 LIST_INTRO = "Initiatives du catalogue qui correspondent à la question :\n"
 LEADS = 3
 """Initiatives quoted (one lead sentence each) when no sentence shares a question word."""
+LIST_MIN_SHARE = 0.5
+"""In a "which initiatives" list, an initiative is named when its best sentence scores at
+least this share of the best one: "tester" alone must not list a fiche beside one that
+matches "borne d'accueil mobile"."""
+NEAR_DUPLICATE = 0.9
+"""Two sentences of one fiche this similar (difflib ratio) are one: exports repeat a
+paragraph with a typo, and quoting both says nothing more. Across fiches, similar
+sentences are distinct evidence and are both kept."""
 
 
 def fold(text: str) -> str:
@@ -128,6 +137,15 @@ def score_sentences(question: set[str], sentences: list[Sentence]) -> None:
         sentence.score = sum(w for t, w in weight.items() if t in sentence.terms)
 
 
+def near_duplicate(sentence: Sentence, chosen: list[Sentence]) -> bool:
+    """Whether ``sentence`` repeats (nearly letter for letter) one already chosen from
+    the same fiche."""
+    text = fold(sentence.text)
+    return any(other.passage.chunk.fiche_id == sentence.passage.chunk.fiche_id
+               and SequenceMatcher(None, text, fold(other.text)).ratio() >= NEAR_DUPLICATE
+               for other in chosen)
+
+
 def leads(per_passage: dict[int, list[Sentence]]) -> list[Sentence]:
     """The first sentence of the best passage of each of the first :data:`LEADS` initiatives."""
     chosen: dict[str, Sentence] = {}
@@ -200,15 +218,13 @@ class ExtractiveBackend(Backend):
         if first is not None and not ranked[first]:
             ranked[first] = list(per_passage.values())[first][:1]
         chosen: list[Sentence] = []
-        seen: set[str] = set()
         top = max((s.score for sentences in ranked for s in sentences), default=0.0)
         for turn in range(self.options.max_per_passage):
             for sentences in ranked:
                 if turn < len(sentences) and len(chosen) < self.options.max_sentences:
                     extra_but_weak = turn > 0 and sentences[turn].score < top / 2
-                    if not extra_but_weak and fold(sentences[turn].text) not in seen:
+                    if not extra_but_weak and not near_duplicate(sentences[turn], chosen):
                         chosen.append(sentences[turn])
-                        seen.add(fold(sentences[turn].text))
         order = {n: rank for rank, n in enumerate(per_passage)}
         return sorted(chosen, key=lambda s: (order[s.passage.n], s.position))
 
@@ -223,15 +239,17 @@ class ExtractiveBackend(Backend):
                 yield f"- {sentence.text} [{sentence.passage.n}]\n"
 
     def _list_initiatives(self, per_passage: dict[int, list[Sentence]]) -> Iterator[str]:
-        """Each initiative once, with its best sentence: those sharing a term with the
-        question, or all of them when none does."""
+        """Each initiative once, with its best sentence: those whose best sentence scores
+        at least :data:`LIST_MIN_SHARE` of the best one, or all of them when none shares a
+        term with the question."""
         best: dict[str, Sentence] = {}
         for sentences in per_passage.values():
             for sentence in sentences:
                 fiche = sentence.passage.chunk.fiche_id
                 if fiche not in best or sentence.score > best[fiche].score:
                     best[fiche] = sentence
-        matching = [s for s in best.values() if s.score > 0] or list(best.values())
+        top = max(s.score for s in best.values())
+        matching = [s for s in best.values() if s.score >= LIST_MIN_SHARE * top] if top > 0 else list(best.values())
         yield LIST_INTRO
         for sentence in matching:
             title = clean(sentence.passage.chunk.title, 200)
