@@ -14,7 +14,7 @@ import streamlit as st
 
 from rag.errors import RagError
 from rag.fiche import ECHELLE, SECTIONS, TYPE_ACTEUR, VILLE, Fiche
-from rag.lexical import fold
+from rag.text import fold_spaced
 from rag.rendering import escape_markdown
 from rag.ui_services import get_app_services
 from rag.ui_sources import metadata_markdown, render_fiche
@@ -26,9 +26,9 @@ TOP = 15
 
 def matches(fiche: Fiche, query: str) -> bool:
     """Does the fiche contain every word of ``query`` (case- and accent-insensitive)?"""
-    haystack = fold(" ".join([fiche.title, *fiche.sections.values(),
+    haystack = fold_spaced(" ".join([fiche.title, *fiche.sections.values(),
                               *(v for field in fiche.metadata for v in fiche.values(field))]))
-    return all(word in haystack for word in fold(query).split())
+    return all(word in haystack for word in fold_spaced(query).split())
 
 
 def counts(fiches: list[Fiche], field: str) -> pd.DataFrame:
@@ -85,7 +85,7 @@ def compare(fiches: list[Fiche]) -> None:
 def catalogue_page() -> None:
     """The page: tabs for browsing, charts and comparison."""
     st.title("Catalogue des initiatives")
-    fiches = sorted(get_app_services().services.fiches.values(), key=lambda f: fold(f.title))
+    fiches = sorted(get_app_services().services.fiches.values(), key=lambda f: fold_spaced(f.title))
     if not fiches:
         st.warning("Le catalogue est vide : importez des fiches (`python -m rag import`).")
         return

@@ -26,7 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from rag.fiche import Fiche
-from rag.lexical import STOP_WORDS, fold
+from rag.lexical import STOP_WORDS
+from rag.text import fold_spaced
 
 _WORD = re.compile(r"[\w'’-]+")
 _SENTENCE_START = re.compile(r"(?:^|[.!?«\"(\[]\s*)$")
@@ -52,7 +53,7 @@ def catalogue_vocabulary(fiches: Mapping[str, Fiche]) -> frozenset[str]:
     for fiche in fiches.values():
         values = [v for field in fiche.metadata for v in fiche.values(field)]
         for part in [fiche.title, *fiche.sections.values(), *values]:
-            words.update(re.findall(r"\w+", fold(part)))
+            words.update(re.findall(r"\w+", fold_spaced(part)))
     _vocabularies.clear()  # one catalogue at a time: a re-index replaces the mapping
     _vocabularies[id(fiches)] = (fiches, frozenset(words))
     return _vocabularies[id(fiches)][1]
@@ -79,14 +80,14 @@ def unknown_names(question: str, fiches: Mapping[str, Fiche]) -> list[str]:
     """The question's proper names that appear nowhere in the catalogue."""
     vocabulary = catalogue_vocabulary(fiches)
     return [name for name in proper_names(question)
-            if not all(w in vocabulary for w in re.findall(r"\w+", fold(name)))]
+            if not all(w in vocabulary for w in re.findall(r"\w+", fold_spaced(name)))]
 
 
 CALIBRATED: dict[str, float] = {"use": 0.169}
 """Embedder name -> threshold on the best dense cosine, from ``bench/calibrate_abstention.py``
 (midpoint of the gap between covered and not-covered dev questions)."""
 
-_GENERIC = frozenset(fold(w) for w in (
+_GENERIC = frozenset(fold_spaced(w) for w in (
     "initiative initiatives projet projets action actions fiche fiches demarche demarches "
     "experience experiences retours retour mene menes menee menees porte portes qui quel quels "
     "quelle quelles catalogue"
@@ -100,8 +101,8 @@ def threshold_for(settings) -> float:  # noqa: ANN001 - rag.config.Settings
 
 def residual_words(question: str) -> list[str]:
     """What the question asks besides names and generic words ("initiatives à Quimper" -> [])."""
-    names = {fold(n) for n in proper_names(question)}
-    words = re.findall(r"\w+", fold(question))
+    names = {fold_spaced(n) for n in proper_names(question)}
+    words = re.findall(r"\w+", fold_spaced(question))
     return [w for w in words if w not in STOP_WORDS and w not in _GENERIC and w not in names and len(w) > 1]
 
 

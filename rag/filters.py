@@ -16,7 +16,7 @@ from typing import NamedTuple
 from rag.chunking import Chunk
 from rag.errors import InputError
 from rag.fiche import ECHELLE, PARTENAIRES, TYPE_ACTEUR, VILLE, Fiche
-from rag.lexical import fold
+from rag.text import fold_spaced
 
 
 class FilterField(NamedTuple):
@@ -40,7 +40,7 @@ _LOCATIVE = r"(?:a|en|au|aux|dans|sur|vers|pres de|autour de|ville de|region|in|
 
 def _squash(text: str) -> str:
     """Folded text with punctuation as spaces, single-spaced: the matching form."""
-    return " ".join(re.sub(r"[^\w]+", " ", fold(text)).split())
+    return " ".join(re.sub(r"[^\w]+", " ", fold_spaced(text)).split())
 
 
 def check_filters(filters: Mapping[str, str] | None) -> dict[str, str]:

@@ -15,7 +15,6 @@ import re
 import shutil
 import tempfile
 import threading
-import unicodedata
 from pathlib import Path
 
 import bm25s
@@ -23,31 +22,15 @@ import numpy as np
 import Stemmer
 
 from rag.chunking import Chunk
+from rag.text import COMMON_STOP_WORDS, fold_spaced, stop_words
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG level
 
-_STOP_WORDS = """
-a à afin ai aie aient ainsi alors as au auquel aussi autre autres aux avait avaient avant
-avec avoir ayant c ça car ce ceci cela celle celles celui ces cet cette ceux chaque ci comme
-comment d dans de des donc dont du elle elles en encore entre est et était étaient été être
-eu eux fait faire font il ils j je l la le les leur leurs lui m ma mais me même mes moi mon
-n ne ni nos notre nous on ont or ou où par parce pas peu peut plus pour pourquoi qu quand
-que quel quelle quelles quels qui quoi s sa sans se ses si sien son sont sous sur t ta te
-tes toi ton tous tout toute toutes très tu un une vers vos votre vous y
-the of and or to in on for with what which how who is are was were do does did that this
-these those about from by an be as at it its there any some can
-"""
-
-
-def fold(text: str) -> str:
-    """Lowercase, accent-free, hyphens as spaces: the form used to compare words."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"[-‐–—_]+", " ", stripped)
-
-
-STOP_WORDS: frozenset[str] = frozenset(fold(w) for w in _STOP_WORDS.split())
+STOP_WORDS: frozenset[str] = COMMON_STOP_WORDS | stop_words("""
+aient auquel autres avait avaient ayant était étaient eux sien
+was were did that this these those about from by an be as at it its some can
+""")
 """French (and common English) stop words, folded."""
 
 _WORD = re.compile(r"\w+")
@@ -62,10 +45,10 @@ class Analyzer:
 
     def terms(self, text: str) -> list[str]:
         """Words minus stop words, stemmed (with their accents), then folded."""
-        words = [w for w in _WORD.findall(text.casefold()) if fold(w) not in STOP_WORDS]
+        words = [w for w in _WORD.findall(text.casefold()) if fold_spaced(w) not in STOP_WORDS]
         with self._lock:
             stems = self._stemmer.stemWords(words)
-        return [fold(stem) for stem in stems]
+        return [fold_spaced(stem) for stem in stems]
 
 
 class LexicalIndex:

@@ -26,7 +26,8 @@ from rag.backends.base import Backend, GenerationRequest
 from rag.errors import InputError, RagError
 from rag.fiche import Fiche
 from rag.filters import infer_filters
-from rag.lexical import STOP_WORDS, fold
+from rag.lexical import STOP_WORDS
+from rag.text import fold_spaced
 from rag.prompting import Prompts
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ _DEMONSTRATIVE = re.compile(
     r"experience|experiences|lieu|lieux|service|dispositif)\b"
 )
 _BARE_PLACE = re.compile(r"^(?:a|au|aux|en|dans|pour|sur|avec|in|at)\b")
-_GENERIC = frozenset(fold(w) for w in "initiative initiatives projet projets action actions quel quels".split())
+_GENERIC = frozenset(fold_spaced(w) for w in "initiative initiatives projet projets action actions quel quels".split())
 _HISTORY_TURNS = 3
 _ANSWER_CHARS = 600
 
@@ -81,12 +82,12 @@ def normalise_history(history: History | None) -> list[tuple[str, str]]:
 
 
 def _content_words(text: str) -> list[str]:
-    return [w for w in re.findall(r"[\w'’-]+", text) if fold(w).strip() not in STOP_WORDS]
+    return [w for w in re.findall(r"[\w'’-]+", text) if fold_spaced(w).strip() not in STOP_WORDS]
 
 
 def looks_like_followup(question: str) -> bool:
     """A question that cannot be understood without the previous one."""
-    folded = fold(question).strip()
+    folded = fold_spaced(question).strip()
     words = re.findall(r"\w+", folded)
     if _FOLLOWUP_START.match(folded) or _DEMONSTRATIVE.search(folded):
         return True
@@ -104,9 +105,9 @@ def carry_subject(question: str, previous: str, fiches: Iterable[Fiche]) -> str:
     new_place = infer_filters(question, fiches).get("ville")
     old_place = infer_filters(previous, fiches).get("ville")
     if new_place and old_place:
-        dropped = set(re.findall(r"\w+", fold(old_place)))
+        dropped = set(re.findall(r"\w+", fold_spaced(old_place)))
     terms = [w for w in _content_words(previous)
-             if fold(w) not in _GENERIC and not set(re.findall(r"\w+", fold(w))) & dropped]
+             if fold_spaced(w) not in _GENERIC and not set(re.findall(r"\w+", fold_spaced(w))) & dropped]
     return f"{' '.join(terms)} — {question}" if terms else question
 
 

@@ -13,7 +13,8 @@ from typing import ClassVar
 import pytest
 
 from rag.backends import REGISTRY, Backend, GenerationRequest, Passage, create_backend
-from rag.backends.extractive import LIST_QUESTION, METADATA_QUESTION, fold
+from rag.backends.extractive import LIST_QUESTION, METADATA_QUESTION
+from rag.text import fold
 from rag.backends.http_errors import retry_after_seconds
 from rag.backends.openai import iter_sse_data
 from rag.chunking import Chunk

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import re
 import threading
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -31,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag.backends import register
 from rag.backends.base import Backend, GenerationRequest, Passage
 from rag.chunking import METADATA_SECTION
+from rag.text import COMMON_STOP_WORDS, fold, stop_words
 
 NOT_COVERED = "Le catalogue ne couvre pas cette question : aucune fiche pertinente n'a été trouvée.\n"
 LIST_INTRO = "Initiatives du catalogue qui correspondent à la question :\n"
@@ -45,26 +45,12 @@ NEAR_DUPLICATE = 0.9
 paragraph with a typo, and quoting both says nothing more. Across fiches, similar
 sentences are distinct evidence and are both kept."""
 
-
-def fold(text: str) -> str:
-    """Lowercase without accents: "Numérique" -> "numerique"."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-STOP_WORDS = frozenset(fold(word) for word in """
-a à afin ai aie ainsi alors après au aucun aussi autre aux avant avec avez avoir c ça car ce ceci
-cela celle celles celui ces cet cette ceux chaque chez ci comme comment d dans de des deux doit
-donc dont du elle elles en encore entre est et été être eu fait faire font hors il ils j je jusqu
-l la le les leur leurs lui m ma mais me même mes moi mon n ne ni non nos notre nous on ont ou où
-par parce pas peu peut peuvent plus pour pourquoi qu quand que quel quelle quelles quels qui quoi
-s sa sans se ses si son sont sous sur t ta te tel telle tes toi ton tous tout toute toutes très tu
-un une vers via vos votre vous y
-the of and or to in on for with which what who how is are do does any there
+STOP_WORDS = COMMON_STOP_WORDS | stop_words("""
+après aucun avez chez deux doit hors jusqu non peuvent tel telle via
 initiative initiatives projet projets action actions catalogue fiche fiches exemple exemples
 existe existent exister lister liste listez citez cite donne donnez quelqu quelque quelques
-""".split())
-"""French (and a little English) function words, plus words every question about the
+""")
+"""The common stop words, a few more French ones, and words every question about the
 catalogue shares, which say nothing about the subject."""
 
 LIST_QUESTION = re.compile(

@@ -1,16 +1,16 @@
 """``hashing``: feature hashing of word unigrams and bigrams, numpy only, no model.
 
-Text is lowercased and accent-folded, French stop words dropped; each unigram and bigram
-adds a signed, sublinear (1 + log tf) weight to one of ``dim`` buckets chosen by a
-stable hash (blake2b: identical across processes, unlike ``hash()``). Lexical, not
-semantic: a fast embedder for tests and a fallback where no model can be installed.
+Text is casefolded and accent-folded (:func:`rag.text.fold`), the core French stop words
+dropped; each unigram and bigram adds a signed, sublinear (1 + log tf) weight to one of
+``dim`` buckets chosen by a stable hash (blake2b: identical across processes, unlike
+``hash()``). Lexical, not semantic: a fast embedder for tests and a fallback where no
+model can be installed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from collections import Counter
 from functools import lru_cache
 
@@ -18,19 +18,12 @@ import numpy as np
 
 from rag.embeddings import Embedder, register
 from rag.errors import ConfigError
-
-STOP_WORDS = frozenset(
-    "a au aux avec ce ces d dans de des du elle en et il ils j l la le les leur lui m ma mais "
-    "me meme mes n ne nos notre nous on ou par pas pour qu que qui s sa se ses son sur t ta "
-    "te tes toi ton tu un une vos votre vous y est sont ete etre c cette cet".split()
-)
+from rag.text import CORE_STOP_WORDS, fold
 
 
 def words(text: str) -> list[str]:
-    """Lowercased, accent-folded words of ``text`` without French stop words."""
-    folded = unicodedata.normalize("NFKD", text.lower())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return [w for w in re.findall(r"[a-z0-9]+", folded) if w not in STOP_WORDS]
+    """Casefolded, accent-folded words of ``text`` without the core French stop words."""
+    return [w for w in re.findall(r"[a-z0-9]+", fold(text)) if w not in CORE_STOP_WORDS]
 
 
 @register

@@ -1,0 +1,23 @@
+"""rag.text: the one accent fold and the layered stop-word sets."""
+
+from rag.backends.extractive import STOP_WORDS as EXTRACTIVE_STOP_WORDS
+from rag.lexical import STOP_WORDS as LEXICAL_STOP_WORDS
+from rag.text import COMMON_STOP_WORDS, CORE_STOP_WORDS, fold, fold_spaced, stop_words
+
+
+def test_fold_casefolds_and_strips_accents():
+    assert fold("NUMÉRIQUE Numérique numerique") == "numerique numerique numerique"
+    assert fold("Straße") == "strasse"  # casefold, not lower
+    assert fold("Saint-Malo") == "saint-malo"
+
+
+def test_fold_spaced_turns_hyphens_and_underscores_into_spaces():
+    assert fold_spaced("Saint-Malo — e_mail") == "saint malo   e mail"
+
+
+def test_stop_words_are_folded_and_layered():
+    assert stop_words("Été très") == {"ete", "tres"}
+    assert CORE_STOP_WORDS < COMMON_STOP_WORDS < LEXICAL_STOP_WORDS
+    assert COMMON_STOP_WORDS < EXTRACTIVE_STOP_WORDS
+    assert "initiative" in EXTRACTIVE_STOP_WORDS and "initiative" not in LEXICAL_STOP_WORDS
+    assert "avait" in LEXICAL_STOP_WORDS and "avait" not in EXTRACTIVE_STOP_WORDS
