@@ -40,7 +40,7 @@ class HashingEmbedder(Embedder):
         self.dim = int(dim)
 
     def config(self) -> dict[str, str | int]:
-        return {**super().config(), "model": "blake2b-unigrams-bigrams-v1"}
+        return {**super().config(), "model": "blake2b-unigrams-bigrams-v2"}  # v2: casefold (ß -> ss)
 
     def _embed(self, texts: list[str], *, query: bool) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
