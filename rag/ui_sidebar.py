@@ -56,6 +56,8 @@ def _engine(settings: Settings) -> tuple[str, dict[str, object]]:
         st.caption(f"Clé API : variable `{settings.llm_api_key_env}` ({state})")
     else:
         st.caption("Réponse extractive : citations exactes des fiches, sans modèle de langue.")
+    if not REGISTRY[backend].needs_network:
+        st.caption("Fonctionne hors ligne : la question ne quitte pas cette machine.")
     return backend, overrides
 
 

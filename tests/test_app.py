@@ -92,6 +92,10 @@ def test_question_gives_cited_answer_and_source_cards(app_env: Path) -> None:
     assert all(not m.proto.allow_html for m in at.markdown)
 
 
+def test_sidebar_says_the_default_engine_works_offline(app_env: Path) -> None:
+    assert any("hors ligne" in c.value for c in start().sidebar.caption)
+
+
 def test_sidebar_filter_changes_the_sources(app_env: Path) -> None:
     question = "Comment améliorer l'accueil des usagers ?"
     at = ask(start(), question)
@@ -203,6 +207,7 @@ def test_llm_answer_streams_with_citation(llm_env) -> None:  # noqa: ANN001
     assert card_titles(at)[0].startswith("[1] ")
     sidebar = " ".join(c.value for c in at.sidebar.caption)
     assert "RAG\\_LLM\\_API\\_KEY" in sidebar or "RAG_LLM_API_KEY" in sidebar
+    assert "hors ligne" not in sidebar  # the openai backend needs the network
     shown = [*(m.value for m in at.markdown), *(c.value for c in at.caption),
              *(t.value for t in at.text_input), *(e.value for e in at.error)]
     assert "sk-test-SECRET-456" not in json.dumps(shown)
