@@ -12,6 +12,7 @@ as ``Authorization: Bearer`` and scrubbed from anything a server echoes back.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import ssl
 import threading
@@ -24,7 +25,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from rag.backends.base import Backend, GenerationRequest
-from rag.backends.http_errors import error_text, retry_after_seconds, status_error, transport_error
+from rag.backends.http_errors import error_text, retry_after_seconds, scrub, status_error, transport_error
 from rag.errors import BackendError, BackendModelNotFound, BackendProtocolError, BackendUnavailable
 
 log = logging.getLogger("rag.backends")
@@ -62,6 +63,10 @@ class HttpOptions(BaseModel):
             raise ValueError("must start with http:// or https://")
         return value
 
+    def secret(self) -> str | None:
+        """The API key in clear (to send it, or to scrub it from a text), ``None`` if unset."""
+        return self.api_key.get_secret_value() if self.api_key is not None else None
+
 
 @functools.cache
 def shared_ssl_context() -> ssl.SSLContext:
@@ -86,8 +91,8 @@ class HttpBackend(Backend):
         super().__init__(options)
         opts = self.options
         headers = {"Accept": "application/json, text/event-stream, application/x-ndjson"}
-        if opts.api_key is not None:
-            headers["Authorization"] = f"Bearer {opts.api_key.get_secret_value()}"
+        if (secret := opts.secret()) is not None:
+            headers["Authorization"] = f"Bearer {secret}"
         timeout = httpx.Timeout(opts.read_timeout, connect=opts.connect_timeout)
         self._client = httpx.Client(base_url=opts.base_url, headers=headers, timeout=timeout,
                                     verify=shared_ssl_context())
@@ -208,13 +213,36 @@ class HttpBackend(Backend):
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise self._protocol(f"unexpected answer shape from {self._url(self.chat_path)}") from exc
 
+    # -- streamed events, shared by subclasses ---------------------------------------
+    def _decode_event(self, text: str, kind: str, shape: str | None = None) -> dict[str, Any]:
+        """One streamed event as a dict; an ``error`` in it is raised as a ``BackendError``.
+
+        ``kind`` names the framing in messages (``"NDJSON line"``); ``shape`` names a
+        non-object event, when it is worded otherwise (default: ``kind``).
+        """
+        try:
+            event = json.loads(text)
+        except ValueError:
+            raise self._protocol(f"malformed {kind} from {self._url(self.chat_path)}: "
+                                 f"{scrub(text[:80], self.options.secret())!r}") from None
+        if not isinstance(event, dict):
+            raise self._protocol(f"unexpected {shape or kind} from {self._url(self.chat_path)}")
+        if event.get("error"):
+            raise BackendError(self.name, f"server error mid-answer: {self._error_text(event['error'])}")
+        return event
+
+    def _warn_cut(self) -> None:
+        """Log that the server stopped the answer at ``max_tokens``."""
+        log.warning("backend '%s': answer cut at max_tokens=%d", self.name, self.options.max_tokens)
+
+    def _incomplete(self, marker: str) -> BackendProtocolError:
+        """The error for a stream that ended without its end ``marker`` (e.g. ``no done line``)."""
+        return self._protocol(f"the stream from {self._url(self.chat_path)} ended before "
+                              f"completion ({marker}); the answer is incomplete")
+
     # -- error mapping ---------------------------------------------------------------
     def _url(self, path: str) -> str:
         return f"{self.options.base_url}{path}"
-
-    def _secret(self) -> str | None:
-        key = self.options.api_key
-        return key.get_secret_value() if key is not None else None
 
     def _protocol(self, message: str) -> BackendProtocolError:
         return BackendProtocolError(self.name, message)
@@ -226,4 +254,4 @@ class HttpBackend(Backend):
         return transport_error(self.name, exc, self._url(path), self.options, yielded)
 
     def _error_text(self, error: Any) -> str:
-        return error_text(error, self._secret())
+        return error_text(error, self.options.secret())

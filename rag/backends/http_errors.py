@@ -63,7 +63,7 @@ def status_error(name: str, response: httpx.Response, opts: HttpOptions, model: 
                  attempts: int) -> BackendError:
     """Map a non-200 answer to the error telling the user what to check."""
     status, url = response.status_code, str(response.request.url)
-    secret = opts.api_key.get_secret_value() if opts.api_key is not None else None
+    secret = opts.secret()
     if status in (401, 403):
         unset = "" if secret else " (currently not set)"
         return BackendAuthError(name, f"the server at {url} refused the request (HTTP {status}); "
@@ -97,6 +97,5 @@ def transport_error(name: str, exc: httpx.HTTPError, url: str, opts: HttpOptions
     elif yielded:
         msg = f"connection to {url} lost mid-answer ({type(exc).__name__}); the answer is incomplete"
     else:
-        secret = opts.api_key.get_secret_value() if opts.api_key is not None else None
-        msg = f"request to {url} failed ({type(exc).__name__}: {scrub(str(exc), secret)})"
+        msg = f"request to {url} failed ({type(exc).__name__}: {scrub(str(exc), opts.secret())})"
     return BackendUnavailable(name, msg)

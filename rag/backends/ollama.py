@@ -6,18 +6,12 @@ a failure mid-stream). ``context_window`` is sent as ``options.num_ctx`` and
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from rag.backends import register
 from rag.backends.base import GenerationRequest
 from rag.backends.http import HttpBackend, HttpOptions, chat_messages
-from rag.backends.http_errors import scrub
-from rag.errors import BackendError
-
-log = logging.getLogger("rag.backends")
 
 
 class OllamaOptions(HttpOptions):
@@ -44,25 +38,15 @@ class OllamaBackend(HttpBackend):
         for line in lines:
             if not line.strip():
                 continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                raise self._protocol(f"malformed NDJSON line from {self._url(self.chat_path)}: "
-                                     f"{scrub(line[:80], self._secret())!r}") from None
-            if not isinstance(event, dict):
-                raise self._protocol(f"unexpected NDJSON line from {self._url(self.chat_path)}")
-            if event.get("error"):
-                raise BackendError(self.name, f"server error mid-answer: {self._error_text(event['error'])}")
+            event = self._decode_event(line, "NDJSON line")
             content = (event.get("message") or {}).get("content")
             if content:
                 yield content
             if event.get("done"):
                 if event.get("done_reason") == "length":
-                    log.warning("backend '%s': answer cut at max_tokens=%d", self.name,
-                                self.options.max_tokens)
+                    self._warn_cut()
                 return
-        raise self._protocol(f"the stream from {self._url(self.chat_path)} ended before "
-                             "completion (no done line); the answer is incomplete")
+        raise self._incomplete("no done line")
 
     def parse_complete(self, data: Any) -> str:
         return data["message"]["content"] or ""

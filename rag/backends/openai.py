@@ -9,8 +9,6 @@ has no such field): the pipeline uses it to budget the prompt.
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -20,10 +18,6 @@ from pydantic import field_validator
 from rag.backends import register
 from rag.backends.base import GenerationRequest
 from rag.backends.http import HttpBackend, HttpOptions, chat_messages
-from rag.backends.http_errors import scrub
-from rag.errors import BackendError
-
-log = logging.getLogger("rag.backends")
 
 
 class OpenAIOptions(HttpOptions):
@@ -72,15 +66,7 @@ class OpenAIBackend(HttpBackend):
         for data in iter_sse_data(lines):
             if data.strip() == "[DONE]":
                 return
-            try:
-                event = json.loads(data)
-            except ValueError:
-                raise self._protocol(f"malformed SSE data from {self._url(self.chat_path)}: "
-                                     f"{scrub(data[:80], self._secret())!r}") from None
-            if not isinstance(event, dict):
-                raise self._protocol(f"unexpected SSE event from {self._url(self.chat_path)}")
-            if event.get("error"):
-                raise BackendError(self.name, f"server error mid-answer: {self._error_text(event['error'])}")
+            event = self._decode_event(data, "SSE data", shape="SSE event")
             for choice in event.get("choices") or []:
                 if choice.get("index", 0) != 0:
                     continue
@@ -90,11 +76,9 @@ class OpenAIBackend(HttpBackend):
                 if choice.get("finish_reason"):
                     finished = True
                     if choice["finish_reason"] == "length":
-                        log.warning("backend '%s': answer cut at max_tokens=%d", self.name,
-                                    self.options.max_tokens)
+                        self._warn_cut()
         if not finished:
-            raise self._protocol(f"the stream from {self._url(self.chat_path)} ended before "
-                                 "completion (no [DONE]); the answer is incomplete")
+            raise self._incomplete("no [DONE]")
 
     def parse_complete(self, data: Any) -> str:
         return data["choices"][0]["message"]["content"] or ""
