@@ -22,6 +22,11 @@ METADATA_SECTION = "Fiche"
 """Section name of the metadata chunk (acteur, partenaires, ville...)."""
 
 
+def _header(title: str, section: str) -> str:
+    """The context header "Titre › Section" put before a chunk's text."""
+    return f"{title} › {section}"
+
+
 class Chunk(BaseModel):
     """One indexed passage. ``metadata`` is flat (str values) so Chroma can filter on it:
     keys ``ville``, ``echelle``, ``type_acteur``, ``partenaires`` (values joined by " | "),
@@ -37,7 +42,7 @@ class Chunk(BaseModel):
     @property
     def header(self) -> str:
         """The context header "Titre › Section" embedded and indexed with the text."""
-        return f"{self.title} › {self.section}"
+        return _header(self.title, self.section)
 
     @property
     def indexed_text(self) -> str:
@@ -57,7 +62,7 @@ def chunk_fiche(fiche: Fiche, max_tokens: int) -> list[Chunk]:
     metadata = chunk_metadata(fiche)
     chunks = []
     for section, text in [*fiche.sections.items(), (METADATA_SECTION, metadata_text(fiche))]:
-        header = f"{fiche.title} › {section}\n"
+        header = _header(fiche.title, section) + "\n"
         # a header eating the budget (absurdly long title) still leaves room for text
         limit = max(max_tokens, count_tokens(header) + max_tokens // 2)
         for part, piece in enumerate(split_text(text.strip(), limit, header)):

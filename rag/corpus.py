@@ -76,7 +76,7 @@ def fiche_to_markdown(fiche: Fiche) -> str:
         raise ValueError(f"fiche id {fiche.id!r} is not a slug (a-z, 0-9, '-')")
     head: dict[str, object] = {"id": fiche.id, "title": fiche.title}
     if fiche.metadata:
-        head["metadata"] = {key: value for key, value in fiche.metadata.items()}
+        head["metadata"] = dict(fiche.metadata)
     front = _dump_yaml(head)
     parts = [f"---\n{front}---\n"]
     for name, text in fiche.sections.items():

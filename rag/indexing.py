@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -37,7 +36,7 @@ from rag.corpus import load_corpus
 from rag.embeddings import Embedder, embedder_from_settings
 from rag.errors import IndexError_, IndexLocked, InputError
 from rag.lexical import lexical_dir, load_or_build, prune
-from rag.store import VectorStore, read_generations
+from rag.store import VectorStore, read_generations, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +104,16 @@ def embedder_key(settings: Settings) -> str:
     return f"{settings.embedder}:{settings.embedder_model_path or ''}"
 
 
-def _same_embedder(settings: Settings, manifest: dict, embedder: Embedder | None) -> bool:
-    """Was the manifest's index built with this embedder (its full config when we hold
-    one, else the name the settings select)?"""
-    if embedder is not None:
-        return manifest.get("embedder_config") == {k: str(v) for k, v in embedder.config().items()}
+def _config_record(config: dict) -> dict[str, str]:
+    """An embedder config as recorded in the manifest (str values)."""
+    return {k: str(v) for k, v in config.items()}
+
+
+def _same_embedder(settings: Settings, manifest: dict, record: dict[str, str] | None) -> bool:
+    """Was the manifest's index built with this embedder (its full config ``record`` when
+    we hold one, else the name the settings select)?"""
+    if record is not None:
+        return manifest.get("embedder_config") == record
     return manifest.get("embedder") == embedder_key(settings)
 
 
@@ -134,9 +138,15 @@ def files_key(settings: Settings) -> str:
 def is_current(settings: Settings, manifest: dict | None, embedder: Embedder | None, **expected: str) -> bool:
     """Does the manifest vouch that store and BM25 hold this corpus (``expected`` fields:
     ``files`` or ``fingerprint``) for this embedder, at the current store location?"""
+    record = _config_record(embedder.config()) if embedder is not None else None
+    return _is_current(settings, manifest, record, **expected)
+
+
+def _is_current(settings: Settings, manifest: dict | None, record: dict[str, str] | None, **expected: str) -> bool:
+    """:func:`is_current` given the embedder's config record (None: no embedder held)."""
     if not manifest or any(manifest.get(k) != v for k, v in expected.items()):
         return False
-    if not _same_embedder(settings, manifest, embedder):
+    if not _same_embedder(settings, manifest, record):
         return False
     target = store_target(settings)
     embedded_ok = settings.chroma_url or Path(target).parent.is_dir()
@@ -177,18 +187,24 @@ def _index_locked(settings, rebuild, progress, embedder, store, on_progress) -> 
     interrupted = (settings.data_dir / "index.dirty").exists()
     manifest = None if rebuild or interrupted else read_manifest(settings.data_dir)
     files = files_key(settings) if settings.corpus_dir.is_dir() else ""
-    if is_current(settings, manifest, embedder, files=files):
+    # the embedder's config, computed once (it may hash a model folder); None until held
+    config = embedder.config() if embedder is not None else None
+    record = _config_record(config) if config is not None else None
+    if _is_current(settings, manifest, record, files=files):
         warn_skipped(manifest.get("skipped", []))
         return IndexReport(unchanged=manifest.get("chunks", 0))
     skipped, chunks = load_chunks(settings)
     fingerprint = corpus_fingerprint(chunks)
-    if is_current(settings, manifest, embedder, fingerprint=fingerprint):  # files touched, same content
+    if _is_current(settings, manifest, record, fingerprint=fingerprint):  # files touched, same content
         _write_manifest(settings, {**manifest, "files": files, "skipped": skipped})
         return IndexReport(unchanged=len(chunks))
-    embedder = embedder or embedder_from_settings(settings)
+    if embedder is None:
+        embedder = embedder_from_settings(settings)
+        config = embedder.config()
+        record = _config_record(config)
     store = VectorStore.fresh(settings) if rebuild else store or VectorStore(settings)
     (settings.data_dir / "index.dirty").touch()
-    store.open(embedder.config(), create=True)
+    store.open(config, create=True)
     report = _sync(store, embedder, chunks, progress, on_progress)
     lexical = load_or_build(settings.data_dir, chunks, fingerprint, fresh=rebuild)
     store.commit()
@@ -198,7 +214,7 @@ def _index_locked(settings, rebuild, progress, embedder, store, on_progress) -> 
         "chunks": len(chunks),
         "skipped": skipped,
         "embedder": embedder_key(settings),
-        "embedder_config": {k: str(v) for k, v in embedder.config().items()},
+        "embedder_config": record,
         "target": store_target(settings),
         "lexical": str(lexical_dir(settings.data_dir, fingerprint)),
     })
@@ -236,6 +252,4 @@ def _sync(store: VectorStore, embedder: Embedder, chunks: list[Chunk], progress:
 
 def _write_manifest(settings: Settings, manifest: dict) -> None:
     """Record the completed state atomically (write a temp file, then ``os.replace``)."""
-    tmp = manifest_path(settings.data_dir).with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest))
-    os.replace(tmp, manifest_path(settings.data_dir))
+    write_json_atomic(manifest_path(settings.data_dir), manifest)

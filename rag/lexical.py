@@ -22,6 +22,7 @@ import numpy as np
 import Stemmer
 
 from rag.chunking import Chunk
+from rag.store import remove_except
 from rag.text import COMMON_STOP_WORDS, fold_spaced, stop_words
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,4 @@ def load_or_build(data_dir: Path, chunks: list[Chunk], fingerprint: str, fresh: 
 
 def prune(data_dir: Path, keep: str) -> None:
     """Delete the indexes of other corpus states (and leftovers of interrupted saves)."""
-    root = data_dir / "lexical"
-    for path in root.iterdir() if root.exists() else []:
-        if path != lexical_dir(data_dir, keep):
-            shutil.rmtree(path, ignore_errors=True)
+    remove_except(data_dir / "lexical", {lexical_dir(data_dir, keep).name})

@@ -72,7 +72,8 @@ class VectorStore:
 
     @property
     def target(self) -> str:
-        """Where the vectors live, for messages and the index manifest."""
+        """Where the vectors live: the embedded client's path, and the location named in
+        error messages (the index manifest records :func:`rag.indexing.store_target`)."""
         if self.url:
             return f"{self.url} (collection {self.settings.collection})"
         return str(self.settings.data_dir / "chroma" / str(self.generation))
@@ -211,18 +212,27 @@ class VectorStore:
         state = read_generations(self.settings.data_dir, strict=False)
         if state["current"] != self.generation:
             state = {"current": self.generation, "previous": state["current"]}
-            tmp = _pointer(self.settings.data_dir).with_suffix(".tmp")
-            tmp.write_text(json.dumps(state))
-            os.replace(tmp, _pointer(self.settings.data_dir))
+            write_json_atomic(_pointer(self.settings.data_dir), state)
         remove_stale_generations(self.settings.data_dir, keep={self.generation, state["previous"]})
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (a temp file, then ``os.replace``)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj))
+    os.replace(tmp, path)
+
+
+def remove_except(root: Path, keep_names: set[str | None]) -> None:
+    """Delete (best effort) the directories in ``root`` whose name is not in ``keep_names``."""
+    for path in root.iterdir() if root.exists() else []:
+        if path.is_dir() and path.name not in keep_names:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def remove_stale_generations(data_dir: Path, keep: set[str | None]) -> None:
     """Delete generation directories not in ``keep`` (leftovers of interrupted rebuilds)."""
-    root = data_dir / "chroma"
-    for path in root.iterdir() if root.exists() else []:
-        if path.is_dir() and path.name not in keep:
-            shutil.rmtree(path, ignore_errors=True)
+    remove_except(data_dir / "chroma", keep)
 
 
 def _check_embedder(stored: dict, wanted: dict) -> None:
