@@ -97,11 +97,11 @@ def denylist(path: Path) -> list[str]:
 _LINK_STARTS = ("http://", "https://", "www.")
 
 
-def link_guard(path: Path) -> tuple[Callable[[str], str], Callable[[str], bool]]:
-    """For :class:`rag.citations.CitationStream`: mask deny-listed URLs in released text,
-    and hold back an unfinished word that may still become one (URL-like, or ending with
-    the start of a deny-list pattern). Without a deny-list, nothing is masked or held."""
-    patterns = denylist(path)
+def link_guard(patterns: list[str]) -> tuple[Callable[[str], str], Callable[[str], bool]]:
+    """For :class:`rag.citations.CitationStream`: mask URLs matching the deny-list
+    ``patterns`` (see :func:`denylist`) in released text, and hold back an unfinished word
+    that may still become one (URL-like, or ending with the start of a pattern). Without
+    patterns, nothing is masked or held."""
     if not patterns:
         return (lambda text: text), (lambda word: False)
 
@@ -136,10 +136,15 @@ def answer_json(answer) -> dict:  # noqa: ANN001 - rag.pipeline.Answer
     }
 
 
+def source_heading(source) -> str:  # noqa: ANN001 - Source or a UI turn's source
+    """``[n] Titre › Section`` (plain text): how a source is named in the CLI and the UI."""
+    return f"[{source.n}] {source.title} › {source.section}"
+
+
 def _source_line(source: Source) -> str:
     place = f" — {source.ville}" if source.ville else ""
     link = f" — {source.url}" if source.url else ""
-    return f"[{source.n}] {source.title} › {source.section}{place}{link}"
+    return f"{source_heading(source)}{place}{link}"
 
 
 def format_sources(answer) -> str:  # noqa: ANN001 - rag.pipeline.Answer

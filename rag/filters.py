@@ -10,6 +10,7 @@ to it or containing it as whole words ("Lyon" matches "106 rue Pierre Corneille,
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
@@ -82,15 +83,27 @@ def facet_values(fiches: Iterable[Fiche]) -> dict[str, list[str]]:
     return {key: [seen[k] for k in sorted(seen)] for key, seen in facets.items()}
 
 
+_places: dict[tuple[str, ...], dict[str, str]] = {}
+_places_lock = threading.Lock()
+
+
 def _place_names(fiches: Iterable[Fiche]) -> dict[str, str]:
-    """Folded place name -> filter value. An address ("106 rue X, Lyon") gives its last part."""
-    names: dict[str, str] = {}
-    for fiche in fiches:
-        for value in fiche.values(VILLE):
+    """Folded place name -> filter value (do not mutate: cached). An address ("106 rue X,
+    Lyon") gives its last part. Cached for the catalogue's ville values, in order: the
+    names depend on nothing else, and callers pass a fresh ``values()`` view each time."""
+    villes = tuple(value for fiche in fiches for value in fiche.values(VILLE))
+    with _places_lock:
+        cached = _places.get(villes)
+        if cached is not None:
+            return cached
+        names: dict[str, str] = {}
+        for value in villes:
             for candidate in (value, value.rsplit(",", 1)[-1]):
                 if _squash(candidate) and not any(ch.isdigit() for ch in candidate):
                     names.setdefault(_squash(candidate), candidate.strip())
-    return names
+        _places.clear()  # one catalogue at a time: a re-index replaces it
+        _places[villes] = names
+        return names
 
 
 def infer_filters(question: str, fiches: Iterable[Fiche]) -> dict[str, str]:

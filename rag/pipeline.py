@@ -137,9 +137,9 @@ def ask(question: str, services, *, history: History | None = None,  # noqa: ANN
     k = k or settings.top_k
     hits = services.retriever.search(standalone, k=k, mode=settings.search_mode, filters=wanted)
     decision = _decide(standalone, hits, wanted, services)
-    run = dict(question=text, standalone=standalone, filters=wanted, backend=engine, notices=notices,
-               guard=link_guard(settings.denylist_path))
     spam = denylist(settings.denylist_path)
+    run = dict(question=text, standalone=standalone, filters=wanted, backend=engine, notices=notices,
+               guard=link_guard(spam))
     if decision.abstain:
         closest = hits or services.retriever.search(standalone, k=k, mode=settings.search_mode)
         sources = make_sources(closest, fiches, spam)

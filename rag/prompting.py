@@ -71,7 +71,6 @@ class PromptBuild:
     messages: list[dict[str, str]]
     passages: list[Passage]
     dropped: int
-    prompt_tokens: int
 
 
 def load_template(path: Path) -> Template:
@@ -172,7 +171,7 @@ def build_messages(
     user = user_for(kept, texts)
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     final = [_with_text(p, texts[p.n]) if p.n in texts else p for p in kept]
-    return PromptBuild(messages, final, len(passages) - len(kept), total(kept, texts) + MESSAGE_OVERHEAD)
+    return PromptBuild(messages, final, len(passages) - len(kept))
 
 
 def _with_text(passage: Passage, text: str) -> Passage:

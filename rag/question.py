@@ -102,10 +102,10 @@ def carry_subject(question: str, previous: str, fiches: Iterable[Fiche]) -> str:
         return question
     fiches = list(fiches)
     dropped = set()
-    new_place = infer_filters(question, fiches).get("ville")
-    old_place = infer_filters(previous, fiches).get("ville")
-    if new_place and old_place:
-        dropped = set(re.findall(r"\w+", fold_spaced(old_place)))
+    if infer_filters(question, fiches).get("ville"):
+        old_place = infer_filters(previous, fiches).get("ville")
+        if old_place:
+            dropped = set(re.findall(r"\w+", fold_spaced(old_place)))
     terms = [w for w in _content_words(previous)
              if fold_spaced(w) not in _GENERIC and not set(re.findall(r"\w+", fold_spaced(w))) & dropped]
     return f"{' '.join(terms)} — {question}" if terms else question

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from rag.answers import source_heading
 from rag.rendering import escape_markdown, markdown_link, safe_markdown
 from rag.ui_state import Turn
 
@@ -22,7 +23,7 @@ FILTER_LABELS = {
 
 def source_line(source: Any) -> str:
     """``[n] Titre › Section — ville, échelle, acteur — lien`` as one Markdown line."""
-    head = escape_markdown(f"[{source.n}] {source.title} › {source.section}", line_breaks=False)
+    head = escape_markdown(source_heading(source), line_breaks=False)
     facts = [v for v in (source.ville, source.echelle, source.acteur) if v]
     line = f"- **{head}**"
     if facts:

@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from rag.answers import source_heading
 from rag.chunking import METADATA_SECTION
 from rag.fiche import LIEN, METADATA_FIELDS, Fiche
 from rag.rendering import escape_markdown, markdown_link
@@ -26,11 +27,6 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def card_title(source: Any) -> str:
-    """``[n] Titre › Section`` (plain text)."""
-    return f"[{source.n}] {source.title} › {source.section}"
-
-
 def facts_line(source: Any) -> str:
     """``Ville · Échelle · Acteur`` (plain text, empty parts skipped)."""
     labels = (("Ville", source.ville), ("Échelle", source.echelle), ("Acteur", source.acteur))
@@ -40,7 +36,7 @@ def facts_line(source: Any) -> str:
 def source_card(source: Any, fiches: dict[str, Fiche], *, key: str, openable: bool = True) -> None:
     """One bordered card: title, facts, excerpt, link, and a button opening the fiche."""
     with st.container(border=True, key=f"card_{key}"):
-        st.markdown(f"**{escape_markdown(card_title(source), line_breaks=False)}**")
+        st.markdown(f"**{escape_markdown(source_heading(source), line_breaks=False)}**")
         facts = facts_line(source)
         if facts:
             st.caption(escape_markdown(facts, line_breaks=False))

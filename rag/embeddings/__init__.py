@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import threading
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, ClassVar
 
@@ -29,14 +30,19 @@ if TYPE_CHECKING:
 class Embedder(ABC):
     """The protocol. Subclasses set ``name`` and ``dim``, call ``super().__init__()`` and
     implement ``_embed``; batching, locking and normalisation happen here, so every
-    embedder is thread-safe (model calls are serialised) and returns unit rows."""
+    embedder is thread-safe (model calls are serialised) and returns unit rows.
+    Recent query vectors are kept (vectors are deterministic): one question is searched
+    several times per answer (retrieval, then the abstention's dense check)."""
 
     name: ClassVar[str]
     dim: int
     batch_size: ClassVar[int] = 64
+    query_cache_size: ClassVar[int] = 64
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._query_lock = threading.Lock()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @abstractmethod
     def _embed(self, texts: list[str], *, query: bool) -> np.ndarray:
@@ -48,8 +54,20 @@ class Embedder(ABC):
         return self._embed_all(list(texts), query=False)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """(dim,) float32, L2-normalised (asymmetric models embed it as a query)."""
-        return self._embed_all([text], query=True)[0]
+        """(dim,) float32, L2-normalised (asymmetric models embed it as a query).
+        The last ``query_cache_size`` texts are answered from a cache (a fresh copy)."""
+        with self._query_lock:
+            cached = self._queries.get(text)
+            if cached is not None:
+                self._queries.move_to_end(text)
+                return cached.copy()
+        vector = self._embed_all([text], query=True)[0]
+        with self._query_lock:
+            self._queries[text] = vector.copy()
+            self._queries.move_to_end(text)
+            while len(self._queries) > self.query_cache_size:
+                self._queries.popitem(last=False)
+        return vector
 
     def config(self) -> dict[str, str | int]:
         """What identifies the vectors: stored in the collection's metadata."""
