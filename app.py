@@ -8,17 +8,12 @@ the chat (below) and ``pages/1_Catalogue.py``.
 
 from __future__ import annotations
 
-import logging
-
 import streamlit as st
 
-from rag.errors import RagError
-from rag.ui_chat import GENERIC_ERROR, PENDING_KEY, answer_live, render_turn
+from rag.ui_chat import PENDING_KEY, answer_live, guarded, render_turn
 from rag.ui_services import ensure_ready, get_app_services
 from rag.ui_sidebar import render_export, render_sidebar
 from rag.ui_state import history, turns
-
-log = logging.getLogger("rag.ui")
 
 EXAMPLES = (
     "Comment améliorer l'accueil en mairie ?",
@@ -73,20 +68,9 @@ def chat_page() -> None:
     render_export(options)
 
 
-def _guarded(page) -> None:  # noqa: ANN001
-    """Run a page; errors become a readable message, never a traceback."""
-    try:
-        page()
-    except RagError as exc:
-        st.error(str(exc), icon=":material/error:")
-    except Exception:  # noqa: BLE001 - the UI never shows a traceback
-        log.exception("page failed")
-        st.error(GENERIC_ERROR, icon=":material/error:")
-
-
 def assistant() -> None:
     """The chat page, guarded."""
-    _guarded(chat_page)
+    guarded(chat_page, icon=":material/error:")
 
 
 st.set_page_config(page_title="Initiatives d'accueil — assistant", page_icon="💬", layout="wide")

@@ -52,7 +52,7 @@ def load_chunks(chunk_tokens: int):
     return chunk_corpus(corpus.fiches, chunk_tokens)
 
 
-def fiche_ranking(scores, chunks) -> list[str]:
+def dense_fiche_ranking(scores, chunks) -> list[str]:
     """Fiche ids by their best chunk's score."""
     best: dict[str, float] = {}
     for score, chunk in zip(scores, chunks):
@@ -62,21 +62,21 @@ def fiche_ranking(scores, chunks) -> list[str]:
 
 def quality(embedder, matrix, chunks, questions_path: Path) -> dict:
     """Fiche-level recall@1/@5 and MRR of dense search over the covered questions."""
-    questions = [json.loads(line) for line in questions_path.read_text().splitlines() if line.strip()]
-    covered = [q for q in questions if q.get("gold")]
+    from rag.evaluation import load_questions, recall_at, reciprocal_rank
+
+    covered = [q for q in load_questions(questions_path) if q.covered]
     if not covered:
         return {}
     per_kind: dict[str, list[float]] = defaultdict(list)
     r1 = r5 = rr = 0.0
     for q in covered:
-        ranking = fiche_ranking(matrix @ embedder.embed_query(q["q"]), chunks)
-        ranks = [ranking.index(g) + 1 for g in q["gold"] if g in ranking]
-        first = min(ranks, default=10**6)
-        r1 += first == 1
-        hit5 = sum(r <= 5 for r in ranks) / len(q["gold"])
+        ranking = dense_fiche_ranking(matrix @ embedder.embed_query(q.q), chunks)
+        reciprocal = reciprocal_rank(ranking, q.gold)
+        hit5 = recall_at(ranking, q.gold, 5)
+        r1 += reciprocal == 1.0
         r5 += hit5
-        rr += 1.0 / first
-        per_kind[q.get("kind", "?")].append(hit5)
+        rr += reciprocal
+        per_kind[q.kind].append(hit5)
     n = len(covered)
     return {"n": n, "r1": r1 / n, "r5": r5 / n, "mrr": rr / n,
             "r5_by_kind": {k: sum(v) / len(v) for k, v in sorted(per_kind.items())}}

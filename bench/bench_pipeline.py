@@ -20,7 +20,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +27,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.config import ROOT, load_settings  # noqa: E402
+from _common import indexed_services, percentile  # noqa: E402
+from rag.config import ROOT  # noqa: E402
 from rag.evaluation import load_questions  # noqa: E402
 from rag.pipeline import ask  # noqa: E402
 from rag.services import Services  # noqa: E402
@@ -65,18 +65,13 @@ def pipeline_ttft(question: str, services: Services, url: str) -> float:
     return elapsed
 
 
-def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--embedder", default="use")
     parser.add_argument("--questions", type=Path, default=ROOT / "eval" / "dev.jsonl")
     args = parser.parse_args()
-    services = Services(load_settings(embedder=args.embedder, data_dir=Path(tempfile.mkdtemp(prefix="bench-"))))
-    services.ensure_index()
+    services = indexed_services(args.embedder, "bench-")
     questions = [q.q for q in load_questions(args.questions) if q.covered]
     server = FakeLLMServer().start()
     url = server.url + "/v1"
@@ -98,11 +93,14 @@ def main() -> int:
     ms = 1000
     print(f"{len(overhead)} samples ({len(questions)} questions x {args.rounds} rounds), embedder={args.embedder}, "
           f"mode={services.settings.search_mode}")
-    print(f"direct TTFT    p50 {statistics.median(direct) * ms:7.2f} ms   p95 {pct(direct, 95) * ms:7.2f} ms")
-    print(f"pipeline TTFT  p50 {statistics.median(piped) * ms:7.2f} ms   p95 {pct(piped, 95) * ms:7.2f} ms")
+    print(f"direct TTFT    p50 {statistics.median(direct) * ms:7.2f} ms   p95 {percentile(direct, 95) * ms:7.2f} ms")
+    print(f"pipeline TTFT  p50 {statistics.median(piped) * ms:7.2f} ms   p95 {percentile(piped, 95) * ms:7.2f} ms")
     p50 = statistics.median(overhead) * ms
-    print(f"overhead       p50 {p50:7.2f} ms   p95 {pct(overhead, 95) * ms:7.2f} ms   "
+    print(f"overhead       p50 {p50:7.2f} ms   p95 {percentile(overhead, 95) * ms:7.2f} ms   "
           f"(target p50 <= 50 ms: {'met' if p50 <= 50 else 'MISSED'})")
+    first = overhead[:len(questions)]  # later rounds reuse embed_query's cached query vectors
+    print(f"first round    p50 {statistics.median(first) * ms:7.2f} ms   p95 {percentile(first, 95) * ms:7.2f} ms   "
+          "(each question embedded for the first time)")
     return 0
 
 

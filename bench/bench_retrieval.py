@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _common import percentile  # noqa: E402
 from rag.config import load_settings  # noqa: E402
 from rag.corpus import write_fiches  # noqa: E402
 from rag.embeddings import Embedder, get_embedder  # noqa: E402
@@ -91,10 +92,6 @@ def synthetic(seed: list[Fiche], chunks_wanted: int, chunks_per_fiche: float, rn
     return fiches
 
 
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
-
-
 def run_scale(scale: str, embedder_name: str, rounds: int) -> dict:
     """Build one catalogue, index it, time queries; returns the figures."""
     work = Path(tempfile.mkdtemp(prefix=f"bench-{scale}-"))
@@ -119,9 +116,9 @@ def run_scale(scale: str, embedder_name: str, rounds: int) -> dict:
     assert unchanged.embedded == 0
 
     embed_ms = []
-    for q in QUERIES * 3:
+    for i, q in enumerate(QUERIES * 3):  # distinct texts: embed_query caches repeated ones
         t = time.perf_counter()
-        embedder.embed_query(q)
+        embedder.embed_query(f"{q} ({i})")
         embed_ms.append((time.perf_counter() - t) * 1000)
     services = Services(settings)
     services._cache["embedder"] = PrecomputedEmbedder(embedder, QUERIES)

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _common import indexed_services  # noqa: E402
 from rag.abstention import SUPPORTED, lexical_support, prejudge, top_cosine  # noqa: E402
-from rag.config import ROOT, load_settings  # noqa: E402
+from rag.config import ROOT  # noqa: E402
 from rag.evaluation import load_questions  # noqa: E402
 from rag.filters import infer_filters  # noqa: E402
-from rag.services import Services  # noqa: E402
 
 
 def main() -> int:
@@ -35,9 +34,7 @@ def main() -> int:
     parser.add_argument("--questions", type=Path, default=ROOT / "eval" / "dev.jsonl")
     parser.add_argument("--data-dir", type=Path, default=None, help="default: a fresh temp dir")
     args = parser.parse_args()
-    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="calibrate-"))
-    services = Services(load_settings(embedder=args.embedder, data_dir=data_dir))
-    services.ensure_index()
+    services = indexed_services(args.embedder, "calibrate-", args.data_dir)
     fiches, settings = services.fiches, services.settings
     covered, not_covered = [], []
     print(f"embedder={args.embedder} mode={settings.search_mode} k={settings.top_k}")

@@ -16,16 +16,15 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.config import ROOT, load_settings  # noqa: E402
+from _common import indexed_services  # noqa: E402
+from rag.config import ROOT  # noqa: E402
 from rag.evaluation import load_questions  # noqa: E402
 from rag.pipeline import ask  # noqa: E402
-from rag.services import Services  # noqa: E402
 
 
 def main() -> int:
@@ -35,8 +34,7 @@ def main() -> int:
     parser.add_argument("--questions", type=Path, default=ROOT / "eval" / "dev.jsonl")
     parser.add_argument("--details", action="store_true", help="one line per question")
     args = parser.parse_args()
-    services = Services(load_settings(embedder=args.embedder, data_dir=Path(tempfile.mkdtemp(prefix="eval-"))))
-    services.ensure_index()
+    services = indexed_services(args.embedder, "eval-")
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     failures: list[str] = []
     cited_total = valid_total = 0

@@ -6,20 +6,18 @@ Corpus text is rendered escaped (``rag.rendering``); nothing uses ``unsafe_allow
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 
 import pandas as pd
 import streamlit as st
 
-from rag.errors import RagError
 from rag.fiche import ECHELLE, SECTIONS, TYPE_ACTEUR, VILLE, Fiche
 from rag.text import fold_spaced
 from rag.rendering import escape_markdown
+from rag.ui_chat import guarded
 from rag.ui_services import get_app_services
 from rag.ui_sources import metadata_markdown, render_fiche
 
-log = logging.getLogger("rag.ui")
 CHARTS = ((ECHELLE, "Par échelle d'action"), (TYPE_ACTEUR, "Par type d'acteur"), (VILLE, "Par ville"))
 TOP = 15
 
@@ -98,10 +96,4 @@ def catalogue_page() -> None:
         compare(fiches)
 
 
-try:
-    catalogue_page()
-except RagError as exc:
-    st.error(str(exc))
-except Exception:  # noqa: BLE001 - the UI never shows a traceback
-    log.exception("catalogue page failed")
-    st.error("Une erreur inattendue est survenue ; elle a été consignée dans le journal du serveur.")
+guarded(catalogue_page, name="catalogue page")

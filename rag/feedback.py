@@ -52,11 +52,3 @@ def append_feedback(data_dir: Path, record: dict, *, secrets: tuple[str, ...] = 
         finally:
             os.close(fd)
     return path
-
-
-def read_feedback(data_dir: Path) -> list[dict]:
-    """All records written so far (for tests and reporting)."""
-    path = Path(data_dir) / FEEDBACK_FILE
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

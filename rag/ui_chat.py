@@ -28,6 +28,18 @@ GENERIC_ERROR = "Une erreur inattendue est survenue ; elle a été consignée da
 PENDING_KEY = "pending_question"
 
 
+def guarded(page, icon: str | None = None, name: str = "page") -> None:  # noqa: ANN001
+    """Run a page; errors become a readable message (with ``icon``), never a traceback.
+    Unexpected errors are logged as "``name`` failed"."""
+    try:
+        page()
+    except RagError as exc:
+        st.error(str(exc), icon=icon)
+    except Exception:  # noqa: BLE001 - the UI never shows a traceback
+        log.exception("%s failed", name)
+        st.error(GENERIC_ERROR, icon=icon)
+
+
 def _label(key: str, value: str) -> str:
     return f"{FILTER_FIELDS[key].label if key in FILTER_FIELDS else key} : {value}"
 

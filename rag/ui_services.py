@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from numbers import Number
 
 import streamlit as st
 
@@ -47,18 +46,10 @@ def get_app_services() -> AppServices:
 
 
 def _progress_callback(bar: st.delta_generator.DeltaGenerator):  # noqa: ANN202
-    """A ``progress_cb`` that accepts ``(done, total[, message])`` or ``(message)``."""
+    """A ``progress_cb`` for ``index_corpus``'s ``on_progress(done, total)``."""
 
-    def callback(*args: object, **kwargs: object) -> None:
-        numbers = [a for a in args if isinstance(a, Number) and not isinstance(a, bool)]
-        texts = [str(a) for a in (*args, *kwargs.values()) if isinstance(a, str)]
-        text = texts[0] if texts else "Indexation du catalogue…"
-        if len(numbers) >= 2 and numbers[1]:
-            bar.progress(min(1.0, float(numbers[0]) / float(numbers[1])), text=text)
-        elif len(numbers) == 1 and 0 <= float(numbers[0]) <= 1:
-            bar.progress(float(numbers[0]), text=text)
-        else:
-            bar.progress(0, text=text)
+    def callback(done: int, total: int) -> None:
+        bar.progress(min(1.0, done / total) if total else 0, text="Indexation du catalogue…")
 
     return callback
 

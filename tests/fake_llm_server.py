@@ -16,7 +16,6 @@ the ``fake_llm`` fixture (one server per session, reset before each test).
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import threading
 import time
@@ -27,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+from tests.chroma_server import free_port
 
 CHAT_PATHS = {"/v1/chat/completions": "openai", "/api/chat": "ollama"}
 
@@ -238,10 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def closed_port_url() -> str:
     """A loopback URL where nothing listens (connection refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture(scope="session")

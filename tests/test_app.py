@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rag.feedback import append_feedback, read_feedback
+from rag.feedback import append_feedback
 from rag.rendering import escape_markdown, markdown_link, safe_markdown, safe_url
 from rag.ui_export import conversation_markdown
 from tests.fake_llm_server import Scenario, fake_llm, llm_server  # noqa: F401 - fixtures
@@ -24,6 +24,7 @@ from tests.ui_fixtures import (
     INJECTION_QUESTION,
     ROOT,
     corpus_with_injection,
+    read_feedback,
     unescape,
     unescaped_markup,
 )

@@ -15,7 +15,6 @@ refreshed too. The cold-start time (process start -> first answer visible) is wr
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from tests.chroma_server import free_port
 from tests.ui_fixtures import INJECTION_QUESTION, ROOT, corpus_with_injection
 
 pytestmark = pytest.mark.browser
@@ -37,12 +37,6 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 QUESTION = "Comment la mairie de Brest a-t-elle réaménagé le hall d'accueil de l'hôtel de ville ?"
 TITLE = "Accueil en Mairie de brest"
 WAIT_MS = 60_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:

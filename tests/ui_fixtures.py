@@ -1,17 +1,18 @@
 """Shared helpers of the UI tests (AppTest and real browser): a corpus made of the bundled
-fiches plus one hostile fiche carrying prompt-injection text and markup."""
+fiches plus one hostile fiche carrying prompt-injection text and markup, and a reader of
+the feedback file."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
 
 from rag.corpus import write_fiches
+from rag.feedback import FEEDBACK_FILE
 from rag.fiche import ACTEUR, ECHELLE, LIEN, TYPE_ACTEUR, VILLE, Fiche
-
-ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ROOT / "corpus" / "fiches"
+from tests.conftest import BUNDLED_FICHES, ROOT  # noqa: F401 - ROOT is re-exported
 
 INJECTION_ID = "guichet-piege-de-quimperle"
 INJECTION_TITLE = "Guichet piégé de Quimperlé <img src=x onerror=\"window.__pwned='title'\">"
@@ -41,7 +42,7 @@ def injection_fiche() -> Fiche:
 
 def corpus_with_injection(target: Path) -> Path:
     """``target`` filled with the bundled fiches plus the hostile one; returns it."""
-    shutil.copytree(BUNDLED, target)
+    shutil.copytree(BUNDLED_FICHES, target)
     write_fiches([injection_fiche()], target)
     return target
 
@@ -55,3 +56,11 @@ def unescaped_markup(markdown: str) -> bool:
     """True if ``markdown`` holds a ``<`` or ``[`` that is not backslash-escaped (an HTML
     tag or a link that Markdown would interpret)."""
     return re.search(r"(?<!\\)(?:\\\\)*[<\[]", markdown) is not None
+
+
+def read_feedback(data_dir: Path) -> list[dict]:
+    """All feedback records written so far in ``data_dir``."""
+    path = Path(data_dir) / FEEDBACK_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
