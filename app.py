@@ -1,8 +1,8 @@
 """Streamlit app: a chat over the catalogue of public-service reception initiatives.
 
 Run with ``streamlit run app.py``. This file only renders: answers come from
-``rag.pipeline.ask`` and long-lived objects (store, embedder, backends) from
-``rag.ui_services`` (``st.cache_resource``). Pages are declared with ``st.navigation``:
+``rag.answer.pipeline.ask`` and long-lived objects (store, embedder, backends) from
+``rag.ui.services`` (``st.cache_resource``). Pages are declared with ``st.navigation``:
 the chat (below) and ``pages/1_Catalogue.py``.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rag.ui_chat import PENDING_KEY, answer_live, guarded, render_turn
-from rag.ui_services import ensure_ready, get_app_services
-from rag.ui_sidebar import render_export, render_sidebar
-from rag.ui_state import history, turns
+from rag.ui.chat import PENDING_KEY, answer_live, guarded, render_turn
+from rag.ui.services import ensure_ready, get_app_services
+from rag.ui.sidebar import render_export, render_sidebar
+from rag.ui.state import history, turns
 
 EXAMPLES = (
     "Comment améliorer l'accueil en mairie ?",

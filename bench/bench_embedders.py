@@ -41,9 +41,9 @@ DEFAULT_EMBEDDERS = ("hashing", "static", "use", "minilm", "e5")
 
 
 def load_chunks(chunk_tokens: int):
-    from rag.chunking import chunk_corpus
+    from rag.catalogue.corpus import load_corpus
     from rag.config import load_settings
-    from rag.corpus import load_corpus
+    from rag.index.chunking import chunk_corpus
 
     settings = load_settings()
     corpus = load_corpus(settings.corpus_dir)
@@ -62,7 +62,7 @@ def dense_fiche_ranking(scores, chunks) -> list[str]:
 
 def quality(embedder, matrix, chunks, questions_path: Path) -> dict:
     """Fiche-level recall@1/@5 and MRR of dense search over the covered questions."""
-    from rag.evaluation import load_questions, recall_at, reciprocal_rank
+    from rag.search.evaluation import load_questions, recall_at, reciprocal_rank
 
     covered = [q for q in load_questions(questions_path) if q.covered]
     if not covered:
@@ -97,7 +97,7 @@ def sentence_throughput(embedder, chunks, seconds: float = 2.0) -> tuple[float, 
 def measure(name: str, options: dict, chunk_tokens: int, questions: Path | None) -> dict:
     """Everything for one embedder, in this process."""
     started = time.perf_counter()
-    from rag.embeddings import get_embedder
+    from rag.index.embeddings import get_embedder
 
     embedder = get_embedder(name, **options)
     embedder.embed_query("échauffement")

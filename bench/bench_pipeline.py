@@ -4,7 +4,7 @@ Both sides talk to the same loopback OpenAI-compatible server (``tests/fake_llm_
 
 * direct: one long-lived ``httpx.Client`` posts the chat request and reads the SSE
   stream up to the first content delta;
-* pipeline: ``rag.pipeline.ask`` (question cleaning, filters, hybrid retrieval, the
+* pipeline: ``rag.answer.pipeline.ask`` (question cleaning, filters, hybrid retrieval, the
   abstention check, prompt building with tiktoken) then ``next(run.stream())`` through
   the ``openai`` backend.
 
@@ -28,11 +28,12 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import indexed_services, percentile  # noqa: E402
+
+from rag.answer.pipeline import ask  # noqa: E402
 from rag.config import ROOT  # noqa: E402
-from rag.evaluation import load_questions  # noqa: E402
-from rag.pipeline import ask  # noqa: E402
+from rag.search.evaluation import load_questions  # noqa: E402
 from rag.services import Services  # noqa: E402
-from tests.fake_llm_server import FakeLLMServer  # noqa: E402
+from tests.support.fake_llm_server import FakeLLMServer  # noqa: E402
 
 MESSAGES = [{"role": "system", "content": "Réponds en citant [n]."},
             {"role": "user", "content": "Question : comment préserver l'anonymat ?"}]

@@ -34,12 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _common import percentile  # noqa: E402
+
+from rag.catalogue.corpus import write_fiches  # noqa: E402
+from rag.catalogue.fiche import VILLE, Fiche  # noqa: E402
+from rag.catalogue.importer import import_export  # noqa: E402
 from rag.config import load_settings  # noqa: E402
-from rag.corpus import write_fiches  # noqa: E402
-from rag.embeddings import Embedder, get_embedder  # noqa: E402
-from rag.fiche import VILLE, Fiche  # noqa: E402
-from rag.importer import import_export  # noqa: E402
-from rag.indexing import index_corpus  # noqa: E402
+from rag.index.embeddings import Embedder, get_embedder  # noqa: E402
+from rag.index.indexing import index_corpus  # noqa: E402
 from rag.services import Services  # noqa: E402
 
 SCALES = {"seed": 0, "10k": 10_000, "100k": 100_000}
@@ -97,7 +98,7 @@ def run_scale(scale: str, embedder_name: str, rounds: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"bench-{scale}-"))
     seed = import_export(ROOT / "corpus/raw/000_d9e11f9bb21b0018.txt", work / "seed", ROOT / "corpus/denylist.txt").fiches
     settings = load_settings(corpus_dir=work / "fiches", data_dir=work / "data", embedder=embedder_name)
-    from rag.chunking import chunk_corpus
+    from rag.index.chunking import chunk_corpus
 
     per_fiche = len(chunk_corpus(seed, settings.chunk_tokens)) / len(seed)
     fiches = seed + synthetic(seed, SCALES[scale], per_fiche, random.Random(7)) if SCALES[scale] else seed

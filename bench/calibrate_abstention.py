@@ -1,14 +1,14 @@
 """Calibrate the abstention threshold on the dev set and print the margins.
 
 For every dev question the pipeline's own steps run (inferred filters, retrieval,
-:func:`rag.abstention.prejudge`); questions that names or filters settle are listed
-apart, so are those whose passages hold their words (:func:`rag.abstention.lexical_support`
+:func:`rag.answer.abstention.prejudge`); questions that names or filters settle are listed
+apart, so are those whose passages hold their words (:func:`rag.answer.abstention.lexical_support`
 at or above ``SUPPORTED``: the cosine cannot refuse them), and for the others the best
 dense cosine over the index is compared:
 the threshold is the midpoint between the highest not-covered cosine and the lowest
 covered one; when the two sets overlap, it is the midpoint just under the lowest covered
 one (a covered question must never be refused) and the not-covered questions it misses
-are listed. Paste it into ``rag.abstention.CALIBRATED`` for that embedder.
+are listed. Paste it into ``rag.answer.abstention.CALIBRATED`` for that embedder.
 
     .venv/bin/python bench/calibrate_abstention.py [--embedder use] [--questions eval/dev.jsonl]
 """
@@ -22,10 +22,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import indexed_services  # noqa: E402
-from rag.abstention import SUPPORTED, lexical_support, prejudge, top_cosine  # noqa: E402
+
+from rag.answer.abstention import SUPPORTED, lexical_support, prejudge, top_cosine  # noqa: E402
 from rag.config import ROOT  # noqa: E402
-from rag.evaluation import load_questions  # noqa: E402
-from rag.filters import infer_filters  # noqa: E402
+from rag.search.evaluation import load_questions  # noqa: E402
+from rag.search.filters import infer_filters  # noqa: E402
 
 
 def main() -> int:
@@ -39,7 +40,7 @@ def main() -> int:
     covered, not_covered = [], []
     print(f"embedder={args.embedder} mode={settings.search_mode} k={settings.top_k}")
     for question in load_questions(args.questions):
-        filters = infer_filters(question.q, fiches.values())
+        filters = infer_filters(question.q, fiches)
         hits = services.retriever.search(question.q, k=settings.top_k, mode=settings.search_mode, filters=filters)
         decision = prejudge(question.q, fiches, filtered=bool(filters))
         cosine = top_cosine(services.retriever, question.q, filters)

@@ -22,9 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import indexed_services  # noqa: E402
+
+from rag.answer.pipeline import ask  # noqa: E402
 from rag.config import ROOT  # noqa: E402
-from rag.evaluation import load_questions  # noqa: E402
-from rag.pipeline import ask  # noqa: E402
+from rag.search.evaluation import load_questions  # noqa: E402
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """Catalogue page: browse and search every fiche, charts of the catalogue, and a
 side-by-side comparison of 2–4 fiches aligned by section.
 
-Corpus text is rendered escaped (``rag.rendering``); nothing uses ``unsafe_allow_html``.
+Corpus text is rendered escaped (``rag.ui.rendering``); nothing uses ``unsafe_allow_html``.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from collections import Counter
 import pandas as pd
 import streamlit as st
 
-from rag.fiche import ECHELLE, SECTIONS, TYPE_ACTEUR, VILLE, Fiche
+from rag.catalogue.fiche import ECHELLE, SECTIONS, TYPE_ACTEUR, VILLE, Fiche
 from rag.text import fold_spaced
-from rag.rendering import escape_markdown
-from rag.ui_chat import guarded
-from rag.ui_services import get_app_services
-from rag.ui_sources import metadata_markdown, render_fiche
+from rag.ui.chat import guarded
+from rag.ui.rendering import escape_markdown
+from rag.ui.services import get_app_services
+from rag.ui.sources import metadata_markdown, render_fiche
 
 CHARTS = ((ECHELLE, "Par échelle d'action"), (TYPE_ACTEUR, "Par type d'acteur"), (VILLE, "Par ville"))
 TOP = 15

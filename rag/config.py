@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     read_timeout: float = Field(120.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)
 
-    abstain_threshold: float = Field(0.0, description="calibrated on the dev set; see rag.pipeline")
+    abstain_threshold: float = Field(0.0, description="calibrated on the dev set; see rag.answer.pipeline")
 
     @field_validator("corpus_dir", "data_dir", "denylist_path", "prompts_dir", "embedder_model_path")
     @classmethod

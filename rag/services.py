@@ -2,6 +2,11 @@
 embedder (a model load), the vector store, the BM25 index, the retriever, the fiches
 and the LLM backends. The Streamlit app keeps one :class:`Services` in
 ``st.cache_resource``; the CLI makes one per run, so the model loads once per process.
+
+It is the composition root: every cache of the process lives here, so nothing is
+hidden in module globals. Index objects (store handle, BM25, retriever, catalogue and
+what is derived from it) are dropped together when the index changes; editable files
+(prompts, deny-list) are re-read when their modification time changes.
 """
 
 from __future__ import annotations
@@ -9,19 +14,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from rag.answer.prompting import Prompts, load_prompts, prompt_paths
+from rag.catalogue.catalogue import Catalogue
+from rag.catalogue.spam import load_denylist
 from rag.config import Settings, get_settings
 from rag.errors import IndexError_
-from rag.fiche import Fiche
-from rag.indexing import IndexReport, index_corpus, manifest_path, read_manifest
-from rag.lexical import LexicalIndex
-from rag.store import VectorStore
+from rag.index.indexing import IndexReport, index_corpus, manifest_path, read_manifest
+from rag.index.lexical import LexicalIndex
+from rag.index.store import VectorStore
 
 if TYPE_CHECKING:
-    from rag.backends.base import Backend
-    from rag.embeddings import Embedder
-    from rag.retrieval import Retriever
+    from rag.answer.backends.base import Backend
+    from rag.index.embeddings import Embedder
+    from rag.search.retrieval import Retriever
+
+T = TypeVar("T")
 
 
 class Services:
@@ -32,6 +41,7 @@ class Services:
         self._lock = threading.RLock()
         self._cache: dict[str, object] = {}
         self._backends: dict[tuple, Backend] = {}
+        self._files: dict[str, tuple[tuple, object]] = {}
         self._stamp: int | None = None  # manifest mtime when the index objects were loaded
 
     def _get(self, name: str, build: Callable[[], object]) -> object:
@@ -46,7 +56,7 @@ class Services:
 
     @property
     def embedder(self) -> Embedder:
-        from rag.embeddings import embedder_from_settings
+        from rag.index.embeddings import embedder_from_settings
 
         return self._get("embedder", lambda: embedder_from_settings(self.settings))
 
@@ -72,7 +82,7 @@ class Services:
     def retriever(self) -> Retriever:
         """The retriever over the last completed index; reloaded when another process
         (``python -m rag index`` next to a running app) completed a newer one."""
-        from rag.retrieval import Retriever
+        from rag.search.retrieval import Retriever
 
         self._reload_if_reindexed()
 
@@ -103,11 +113,30 @@ class Services:
             self._stamp = stamp
 
     @property
-    def fiches(self) -> dict[str, Fiche]:
+    def fiches(self) -> Catalogue:
         """The catalogue, id -> fiche (malformed files skipped, as when indexing)."""
-        from rag.corpus import load_corpus
+        from rag.catalogue.corpus import load_corpus
 
-        return self._get("fiches", lambda: {f.id: f for f in load_corpus(self.settings.corpus_dir).fiches})
+        return self._get("fiches", lambda: Catalogue(load_corpus(self.settings.corpus_dir).fiches))
+
+    def _by_mtime(self, name: str, paths: list[Path], load: Callable[[], T]) -> T:
+        """``load()``, cached until one of ``paths`` changes (edits apply without restart)."""
+        stamp = tuple(path.stat().st_mtime_ns if path.exists() else None for path in paths)
+        with self._lock:
+            cached = self._files.get(name)
+            if cached is None or cached[0] != stamp:
+                cached = self._files[name] = (stamp, load())
+            return cached[1]  # type: ignore[return-value]
+
+    def prompts(self) -> Prompts:
+        """The prompt templates of ``prompts/`` (a bad template raises ``ConfigError``)."""
+        folder = self.settings.prompts_dir
+        return self._by_mtime("prompts", prompt_paths(folder), lambda: load_prompts(folder))
+
+    def spam_patterns(self) -> list[str]:
+        """The deny-list patterns (``corpus/denylist.txt``)."""
+        path = self.settings.denylist_path
+        return self._by_mtime("denylist", [path], lambda: load_denylist(path))
 
     def ensure_index(self, progress_cb: Callable[[int, int], None] | None = None) -> IndexReport | None:
         """Index the corpus if it is missing or changed; None when it was already current.
@@ -122,7 +151,7 @@ class Services:
 
     def backend(self, name: str | None = None, **overrides: object) -> Backend:
         """The LLM backend ``name`` (default: settings), one instance per name+overrides."""
-        from rag.backends import create_backend
+        from rag.answer.backends import create_backend
 
         name = name or self.settings.backend
         key = (name, tuple(sorted((k, repr(v)) for k, v in overrides.items())))

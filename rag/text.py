@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from rag.errors import InputError
+
 
 def fold(text: str) -> str:
     """Casefolded, without accents: ``"Numérique"`` -> ``"numerique"``."""
@@ -21,6 +23,13 @@ def fold_spaced(text: str) -> str:
     """:func:`fold` with hyphens, dashes and underscores as spaces: the form in which
     BM25, filters and question cleaning compare words ("Saint-Malo" is "saint malo")."""
     return re.sub(r"[-‐–—_]+", " ", fold(text))
+
+
+def squash(text: str) -> str:
+    """:func:`fold_spaced` with punctuation as spaces and blanks collapsed: the form in
+    which filter values and place names are compared ("Saint-Méen-le-Grand" is
+    "saint meen le grand")."""
+    return " ".join(re.sub(r"[^\w]+", " ", fold_spaced(text)).split())
 
 
 def stop_words(words: str) -> frozenset[str]:
@@ -44,3 +53,48 @@ the of and or to in on for with what which how who is are do does there any
 """)
 """French and common English function words, dropped by BM25 and the extractive backend
 alike (each adds its own few)."""
+
+
+LEXICAL_STOP_WORDS: frozenset[str] = COMMON_STOP_WORDS | stop_words("""
+aient auquel autres avait avaient ayant était étaient eux sien
+was were did that this these those about from by an be as at it its some can
+""")
+"""What BM25 drops: the common stop words and a few more (French and English)."""
+
+
+EXTRACTIVE_STOP_WORDS = COMMON_STOP_WORDS | stop_words("""
+après aucun avez chez deux doit hors jusqu non peuvent tel telle via
+initiative initiatives projet projets action actions catalogue fiche fiches exemple exemples
+existe existent exister lister liste listez citez cite donne donnez quelqu quelque quelques
+""")
+"""The common stop words, a few more French ones, and words every question about the
+catalogue shares, which say nothing about the subject."""
+
+FOLLOWUP_GENERIC = stop_words("initiative initiatives projet projets action actions quel quels")
+"""Words a follow-up's carried subject leaves out: they name no subject."""
+
+QUESTION_GENERIC = stop_words(
+    "initiative initiatives projet projets action actions fiche fiches demarche demarches "
+    "experience experiences retours retour mene menes menee menees porte portes qui quel quels "
+    "quelle quelles catalogue"
+)
+"""Words every question about the catalogue may use: what abstention ignores when it
+asks whether anything besides names is asked."""
+
+
+def clean_question(raw: object, max_chars: int) -> tuple[str, list[str]]:
+    """Strip control characters and extra blanks; truncate an over-long question.
+
+    Returns the question and French notices for the user. Empty -> :class:`InputError`.
+    """
+    if not isinstance(raw, str):
+        raise InputError("la question doit être du texte")
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in raw)
+    text = " ".join(text.split())
+    if not text:
+        raise InputError("question vide : posez une question sur le catalogue, par ex. « initiatives à Nantes »")
+    notices = []
+    if len(text) > max_chars:
+        text = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
+        notices.append(f"Question trop longue : seuls ses {max_chars} premiers caractères ont été pris en compte.")
+    return text, notices

@@ -1,7 +1,7 @@
 """Suite-wide setup: no network, and no test ever touches the repository's data dir.
 
-Helpers' fixtures live next to what they serve (``tests/fake_llm_server.py``,
-``tests/chroma_server.py``, ``tests/fakes.py``) and are imported by the modules using them.
+The servers' fixtures live next to what they serve (``tests/support/``) and are
+registered here, once, as plugins: test modules use them by name, never import them.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+
+pytest_plugins = ["tests.support.fake_llm_server", "tests.support.chroma_server"]
 
 # CI replays the same examples every run (derandomized), so a landing run cannot fail on
 # an example never seen before; locally, each run explores new examples.

@@ -1,8 +1,16 @@
 """rag.text: the one accent fold and the layered stop-word sets."""
 
-from rag.backends.extractive import STOP_WORDS as EXTRACTIVE_STOP_WORDS
-from rag.lexical import STOP_WORDS as LEXICAL_STOP_WORDS
-from rag.text import COMMON_STOP_WORDS, CORE_STOP_WORDS, fold, fold_spaced, stop_words
+
+
+from rag.text import (
+    COMMON_STOP_WORDS,
+    CORE_STOP_WORDS,
+    EXTRACTIVE_STOP_WORDS,
+    LEXICAL_STOP_WORDS,
+    fold,
+    fold_spaced,
+    stop_words,
+)
 
 
 def test_fold_casefolds_and_strips_accents():

@@ -1,0 +1,129 @@
+"""When to answer "le catalogue ne couvre pas cela" instead of answering.
+
+Cheap signals, each explainable to the user:
+
+* **A name the catalogue lacks.** A proper noun or acronym of the question (a capitalised
+  word that does not start a sentence, or an all-caps word: "Marseille", "CAF") that
+  appears nowhere in the catalogue (titles, sections, metadata; case and accents
+  ignored). The catalogue then has nothing on that city, body or person, however close
+  the rest of the question is to some fiche ("accueil en mairie de Marseille").
+* **Weak retrieval evidence.** The dense cosine similarity of the best passage of the
+  whole index is below ``settings.abstain_threshold`` (or the value calibrated for the
+  embedder in :data:`CALIBRATED`). Cosine is comparable across questions (fused and BM25
+  scores are not); the threshold is calibrated on ``eval/dev.jsonl`` by
+  ``bench/calibrate_abstention.py``, which prints the margin on both sides.
+* **Unless the words are there.** A weak cosine is overruled when the retrieved passages
+  contain most of the question's content words (:func:`lexical_support`, weighted by
+  rarity): short keyword questions ("Vis ma vie et session créative") embed poorly but
+  are plainly covered. Paraphrases and English questions share few words with the text,
+  so the lexical signal can only confirm coverage, never refuse.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rag.catalogue.catalogue import Catalogue
+from rag.text import LEXICAL_STOP_WORDS, QUESTION_GENERIC, fold_spaced
+
+_WORD = re.compile(r"[\w'’-]+")
+_SENTENCE_START = re.compile(r"(?:^|[.!?«\"(\[]\s*)$")
+"""What may precede a sentence's first word (after ":" French goes on in lowercase)."""
+
+@dataclass(frozen=True)
+class Decision:
+    """``abstain`` and, when so, a French sentence saying why (shown to the user)."""
+
+    abstain: bool
+    reason: str = ""
+
+
+def proper_names(question: str) -> list[str]:
+    """Capitalised words not starting a sentence, and all-caps words (2+ letters).
+    A question typed in capitals has no telling names: none are returned."""
+    letters = [c for c in question if c.isalpha()]
+    if letters and sum(c.isupper() for c in letters) > len(letters) / 2:
+        return []
+    names = []
+    for match in _WORD.finditer(question):
+        word = re.split(r"['’]", match.group(0).strip("'’-"))[-1]  # "l'Agence" -> "Agence"
+        if len(word) < 2 or not word[0].isalpha():
+            continue
+        capitalised = word[0].isupper() and not _SENTENCE_START.search(question[: match.start()])
+        if word.isupper() or capitalised:
+            names.append(word)
+    return names
+
+
+def unknown_names(question: str, fiches: Catalogue) -> list[str]:
+    """The question's proper names that appear nowhere in the catalogue."""
+    vocabulary = fiches.vocabulary
+    return [name for name in proper_names(question)
+            if not all(w in vocabulary for w in re.findall(r"\w+", fold_spaced(name)))]
+
+
+CALIBRATED: dict[str, float] = {"use": 0.169}
+"""Embedder name -> threshold on the best dense cosine, from ``bench/calibrate_abstention.py``
+(midpoint of the gap between covered and not-covered dev questions)."""
+
+def threshold_for(settings) -> float:  # noqa: ANN001 - rag.config.Settings
+    """``RAG_ABSTAIN_THRESHOLD`` when set (> 0), else the value calibrated for the embedder."""
+    return settings.abstain_threshold or CALIBRATED.get(settings.embedder, 0.0)
+
+
+def residual_words(question: str) -> list[str]:
+    """What the question asks besides names and generic words ("initiatives à Quimper" -> [])."""
+    names = {fold_spaced(n) for n in proper_names(question)}
+    words = re.findall(r"\w+", fold_spaced(question))
+    return [w for w in words if w not in LEXICAL_STOP_WORDS and w not in QUESTION_GENERIC and w not in names and len(w) > 1]
+
+
+def prejudge(question: str, fiches: Catalogue, *, filtered: bool = False) -> Decision | None:
+    """The decision when names settle it, else ``None`` (the cosine decides): abstain on
+    a name the catalogue lacks; answer a question that is only known names or a matched
+    filter ("initiatives à Quimper", "projets de l'Agence Grrr"), whose generic words
+    would make any cosine look weak."""
+    missing = unknown_names(question, fiches)
+    if missing:
+        quoted = ", ".join(f"« {name} »" for name in dict.fromkeys(missing))
+        return Decision(True, f"Aucune fiche du catalogue ne mentionne {quoted}.")
+    if (filtered or proper_names(question)) and not residual_words(question):
+        return Decision(False)
+    return None
+
+
+def top_cosine(retriever, question: str, filters: dict[str, str]) -> float | None:  # noqa: ANN001
+    """The best dense cosine over the whole (filtered) index: the hybrid top-k may not
+    hold the best dense passage, so this is one extra dense search of depth 1."""
+    hits = retriever.search(question, k=1, mode="dense", filters=filters or None)
+    return hits[0].score if hits else None
+
+
+SUPPORTED = 0.8
+"""Share of the question's content-word weight found in the passages that confirms
+coverage whatever the cosine (not-covered dev and holdout questions stay under 0.4)."""
+
+
+def lexical_support(question: str, chunks: Iterable, lexical) -> float:  # noqa: ANN001 - LexicalIndex
+    """The IDF-weighted share of the question's content terms (stemmed, minus stop words,
+    generic words and names) that occur in the given chunks; 0.0 with no content term.
+    A rare word found counts more than a common one ("accueil" is everywhere)."""
+    skip = set(lexical.terms(" ".join([*QUESTION_GENERIC, *proper_names(question)])))
+    terms = [t for t in dict.fromkeys(lexical.terms(question)) if t not in skip]
+    if not terms:
+        return 0.0
+    found: set[str] = set()
+    for chunk in chunks:
+        found.update(lexical.terms(chunk.indexed_text))
+    weights = {t: lexical.idf(t) for t in terms}
+    return sum(w for t, w in weights.items() if t in found) / sum(weights.values())
+
+
+def by_cosine(best: float | None, threshold: float, support: float = 0.0) -> Decision:
+    """Abstain when the best cosine is under ``threshold`` (``None``: nothing found),
+    unless the lexical ``support`` reaches :data:`SUPPORTED`."""
+    if (best is None or best < threshold) and support < SUPPORTED:
+        return Decision(True, "Les passages trouvés sont trop éloignés de la question pour y répondre.")
+    return Decision(False)

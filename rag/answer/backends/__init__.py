@@ -1,0 +1,85 @@
+"""Answer backends, registered by name and built from the settings.
+
+Adding a backend = one module defining a :class:`Backend` subclass decorated with
+``@register``, plus one import line at the bottom of this file.
+
+:func:`create_backend` fills the backend's ``Options`` from the settings: an option named
+like a setting takes its value (``base_url`` <- ``llm_base_url``, ``model`` <-
+``llm_model``, ``api_key_env`` <- ``llm_api_key_env``, others by the same name), and an
+``api_key`` option is read from the env var named by ``llm_api_key_env`` at creation
+(held as a ``SecretStr``, so it never shows in a repr, a log line or an error).
+Overrides (``base_url=``, ``model=``, ``temperature=``...) win over the settings; an
+override of a general LLM setting the backend does not use (``model`` for the extractive
+backend) is ignored, any other unknown option is a :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import ValidationError
+
+from rag.answer.backends.base import Backend
+from rag.config import Settings
+from rag.errors import ConfigError
+from rag.types import GenerationRequest, Passage
+
+REGISTRY: dict[str, type[Backend]] = {}
+
+SETTING_FOR_OPTION: dict[str, str] = {
+    "base_url": "llm_base_url",
+    "model": "llm_model",
+    "api_key_env": "llm_api_key_env",
+    "temperature": "temperature",
+    "max_tokens": "max_tokens",
+    "context_window": "context_window",
+    "connect_timeout": "connect_timeout",
+    "read_timeout": "read_timeout",
+    "max_retries": "max_retries",
+}
+"""Backend option -> the setting it is filled from."""
+
+GENERAL_OPTIONS = frozenset(SETTING_FOR_OPTION) | {"api_key"}
+"""Overrides silently ignored by backends that have no such option."""
+
+
+def register(cls: type[Backend]) -> type[Backend]:
+    """Class decorator: make a backend selectable by its ``name``."""
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def create_backend(name: str | None, settings: Settings, **overrides: object) -> Backend:
+    """A new backend ``name`` (default: ``settings.backend``) configured from the settings."""
+    name = name or settings.backend
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown backend '{name}'; valid: {', '.join(sorted(REGISTRY))} "
+                          "(RAG_BACKEND / --backend)")
+    cls = REGISTRY[name]
+    fields = cls.Options.model_fields
+    values = {opt: getattr(settings, attr) for opt, attr in SETTING_FOR_OPTION.items()
+              if opt in fields and getattr(settings, attr) is not None}
+    for key, value in overrides.items():
+        if value is None or (key not in fields and key in GENERAL_OPTIONS):
+            continue
+        if key not in fields:
+            raise ConfigError(f"backend '{name}' has no option '{key}'; valid: {', '.join(fields)}")
+        values[key] = value
+    if "api_key" in fields and "api_key" not in values:
+        values["api_key"] = os.environ.get(str(values.get("api_key_env", settings.llm_api_key_env))) or None
+    try:
+        options = cls.Options(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid options for backend '{name}': {problems}") from None
+    return cls(options)
+
+
+__all__ = ["REGISTRY", "Backend", "GenerationRequest", "Passage", "create_backend", "register"]
+
+# One line per backend module (importing registers it).
+from rag.answer.backends import (
+    extractive,  # noqa: E402,F401
+    ollama,  # noqa: E402,F401
+    openai,  # noqa: E402,F401
+)

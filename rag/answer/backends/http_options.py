@@ -1,0 +1,35 @@
+"""The options every HTTP backend shares, filled from the settings by ``create_backend``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+class HttpOptions(BaseModel):
+    """Options shared by HTTP backends (filled from the settings by ``create_backend``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str
+    model: str | None = None  # None: use the server's only model (see ``resolve_model``)
+    temperature: float = Field(0.2, ge=0.0, le=2.0)
+    max_tokens: int = Field(700, ge=1)
+    context_window: int = Field(8192, ge=256)
+    connect_timeout: float = Field(5.0, gt=0)
+    read_timeout: float = Field(120.0, gt=0)
+    max_retries: int = Field(2, ge=0, le=10)
+    retry_backoff: float = Field(0.5, ge=0.0, description="first retry delay, doubled each time")
+    api_key: SecretStr | None = None
+    api_key_env: str = "RAG_LLM_API_KEY"
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    def secret(self) -> str | None:
+        """The API key in clear (to send it, or to scrub it from a text), ``None`` if unset."""
+        return self.api_key.get_secret_value() if self.api_key is not None else None

@@ -1,0 +1,176 @@
+"""Prompt templates (``prompts/*.md``) and the token-budgeted messages sent to LLM backends.
+
+Templates are plain Markdown a non-programmer can edit: HTML comments (``<!-- … -->``)
+are documentation and are stripped; ``{name}`` is a placeholder. Only the names listed
+in :data:`TEMPLATES` are allowed, any other ``{word}`` is a :class:`ConfigError` naming
+the file, so a typo is caught at load time rather than sent to the model. Other braces
+(``{ }``, JSON) are left alone, and values are substituted in one pass so a passage
+containing ``{question}`` stays literal.
+
+Passages are wrapped as data between ``<passages>`` and ``</passages>`` (one
+``<passage n="…">`` each); passage text cannot close those tags because any tag-like
+``<passage…`` / ``</passage…`` inside it is escaped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import ConfigError
+from rag.tokens import count_tokens, truncate_tokens
+from rag.types import Passage
+
+TEMPLATES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "system.md": (frozenset(), frozenset()),
+    "user.md": (frozenset({"question", "passages", "nb_passages"}), frozenset({"question", "passages"})),
+    "rewrite.md": (frozenset({"conversation", "question"}), frozenset({"conversation", "question"})),
+    "abstain.md": (frozenset({"question", "raison", "initiatives"}), frozenset()),
+}
+"""File name -> (allowed placeholders, required placeholders)."""
+
+PASSAGES_OPEN, PASSAGES_CLOSE = "<passages>", "</passages>"
+SAFETY = 0.9
+"""Share of the window we fill: tiktoken's cl100k only estimates other models' tokenizers."""
+MESSAGE_OVERHEAD = 16
+"""Tokens the chat format adds around the two messages (role markers, priming)."""
+MIN_PASSAGE_TOKENS = 24
+"""Below this, a truncated first passage is not worth sending."""
+
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DELIMITER = re.compile(r"<(\s*/?\s*passages?\b)", re.I)
+
+
+@dataclass(frozen=True)
+class Template:
+    """One loaded template; :meth:`render` fills every placeholder in one pass."""
+
+    name: str
+    text: str
+
+    def render(self, **values: object) -> str:
+        return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), self.text).strip()
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """The four templates of ``prompts/``."""
+
+    system: Template
+    user: Template
+    rewrite: Template
+    abstain: Template
+
+
+@dataclass(frozen=True)
+class PromptBuild:
+    """The messages for the backend and the passages that fit in the budget."""
+
+    messages: list[dict[str, str]]
+    passages: list[Passage]
+    dropped: int
+
+
+def load_template(path: Path) -> Template:
+    """Read, strip comments, and check the placeholders of one template file."""
+    allowed, required = TEMPLATES[path.name]
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"modèle de prompt manquant : {path} (vérifiez RAG_PROMPTS_DIR)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"modèle de prompt illisible : {path} ({exc})") from None
+    text = _COMMENT.sub("", raw)
+    if "<!--" in text:
+        raise ConfigError(f"{path} : commentaire « <!-- » jamais fermé par « --> »")
+    used = set(_PLACEHOLDER.findall(text))
+    for name in sorted(used - allowed):
+        valid = ", ".join(f"{{{n}}}" for n in sorted(allowed)) or "aucun"
+        raise ConfigError(f"{path} : champ inconnu {{{name}}} (champs possibles : {valid})")
+    for name in sorted(required - used):
+        raise ConfigError(f"{path} : le champ obligatoire {{{name}}} est absent")
+    if not text.strip():
+        raise ConfigError(f"{path} : le modèle est vide")
+    return Template(path.name, text.strip())
+
+
+def prompt_paths(prompts_dir: Path) -> list[Path]:
+    """The template files of ``prompts_dir``, in :data:`TEMPLATES` order."""
+    return [Path(prompts_dir) / name for name in TEMPLATES]
+
+
+def load_prompts(prompts_dir: Path) -> Prompts:
+    """The templates of ``prompts_dir`` (the caller caches them: see ``Services.prompts``)."""
+    system, user, rewrite, abstain = (load_template(path) for path in prompt_paths(prompts_dir))
+    return Prompts(system, user, rewrite, abstain)
+
+
+def neutralise(text: str) -> str:
+    """Escape anything that looks like our delimiters so passage text cannot close them."""
+    return _DELIMITER.sub(r"&lt;\1", text)
+
+
+def format_passage(passage: Passage, text: str | None = None) -> str:
+    """``<passage n="1">`` / ``[1] Titre › Section`` / text / ``</passage>``."""
+    body = neutralise(passage.chunk.text if text is None else text)
+    return f'<passage n="{passage.n}">\n{neutralise(passage.label)}\n{body}\n</passage>'
+
+
+def format_passages(passages: list[Passage], texts: dict[int, str] | None = None) -> str:
+    """The whole data block between ``<passages>`` and ``</passages>``."""
+    texts = texts or {}
+    inner = "\n\n".join(format_passage(p, texts.get(p.n)) for p in passages)
+    return f"{PASSAGES_OPEN}\n{inner}\n{PASSAGES_CLOSE}"
+
+
+def build_messages(
+    question: str, passages: list[Passage], prompts: Prompts, *, context_window: int, max_tokens: int
+) -> PromptBuild:
+    """System + user messages holding as many top-ranked passages as the window allows.
+
+    Budget = (context_window - max_tokens) * SAFETY - chat overhead; passages are added in
+    rank order and the lowest-ranked ones are dropped first. If not even the first passage
+    fits, it is truncated. Raises :class:`ConfigError` when the window cannot even hold
+    the instructions and the question.
+    """
+    system = prompts.system.render()
+    limit = int((context_window - max_tokens) * SAFETY) - MESSAGE_OVERHEAD
+
+    def user_for(kept: list[Passage], texts: dict[int, str]) -> str:
+        block = format_passages(kept, texts)
+        return prompts.user.render(question=question, passages=block, nb_passages=len(kept))
+
+    def total(kept: list[Passage], texts: dict[int, str]) -> int:
+        return count_tokens(system) + count_tokens(user_for(kept, texts))
+
+    base = total([], {})
+    if base > limit:
+        raise ConfigError(
+            f"fenêtre de contexte trop petite : RAG_CONTEXT_WINDOW={context_window} ne laisse pas "
+            f"la place à RAG_MAX_TOKENS={max_tokens} plus les consignes et la question ({base} tokens)"
+        )
+    kept, texts, used = [], {}, base
+    for passage in passages:
+        cost = count_tokens(format_passage(passage)) + 2
+        if used + cost <= limit:
+            kept.append(passage)
+            used += cost
+            continue
+        room = limit - used - count_tokens(format_passage(passage, "")) - 2
+        if not kept and room >= MIN_PASSAGE_TOKENS:
+            kept.append(passage)
+            texts[passage.n] = truncate_tokens(passage.chunk.text, room - 4) + " […]"
+        break
+    while kept and total(kept, texts) > limit:  # sums of counts are an estimate: verify
+        kept.pop()
+    user = user_for(kept, texts)
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    final = [_with_text(p, texts[p.n]) if p.n in texts else p for p in kept]
+    return PromptBuild(messages, final, len(passages) - len(kept))
+
+
+def _with_text(passage: Passage, text: str) -> Passage:
+    """A copy of the passage carrying the (truncated) text actually sent."""
+    return passage.model_copy(update={"chunk": passage.chunk.model_copy(update={"text": text})})

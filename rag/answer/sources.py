@@ -1,0 +1,58 @@
+"""What an answer shows besides its text: the sources, their order, the evidence
+summary, and the spam-URL mask applied to the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from rag.catalogue.fiche import Fiche
+from rag.catalogue.spam import is_spam, mask_spam
+from rag.types import Passage, Source
+
+
+def make_sources(hits: Iterable, fiches: Mapping[str, Fiche], denylist: list[str] | None = None) -> list[Source]:
+    """Hits (``rag.search.retrieval.Hit``) -> sources numbered 1..n in rank order. The URL is the
+    fiche's http(s) link (never ``javascript:``), dropped if the deny-list flags it; spam
+    URLs in the passage text (a hand-edited fiche) are masked as in the answer."""
+    sources = []
+    for n, hit in enumerate(hits, start=1):
+        chunk, meta = hit.chunk, hit.chunk.metadata
+        fiche = fiches.get(chunk.fiche_id)
+        url = fiche.link if fiche else ""
+        if url and denylist and is_spam(url, denylist):
+            url = ""
+        sources.append(Source(
+            n=n, fiche_id=chunk.fiche_id, title=chunk.title, section=chunk.section,
+            text=mask_spam(chunk.text, denylist) if denylist else chunk.text,
+            url=url, ville=meta.get("ville", ""), echelle=meta.get("echelle", ""),
+            acteur=meta.get("acteur", ""), type_acteur=meta.get("type_acteur", ""), score=hit.score,
+        ))
+    return sources
+
+
+def order_sources(sources: list[Source], cited: list[int]) -> list[Source]:
+    """Cited sources first, in order of first citation (``cited=True``), then the rest."""
+    by_n = {s.n: s for s in sources}
+    first = [by_n[n].model_copy(update={"cited": True}) for n in cited if n in by_n]
+    rest = [s.model_copy(update={"cited": False}) for s in sources if s.n not in set(cited)]
+    return first + rest
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n > 1 else ''}"
+
+
+def _of(n: int) -> str:
+    return "d'une initiative" if n == 1 else f"de {n} initiatives"
+
+
+def evidence_summary(given: list[Passage], citations: list[Source], abstained: bool) -> str:
+    """One French line: what the answer rests on ("3 passages de 2 initiatives")."""
+    if abstained:
+        return "aucun passage suffisamment pertinent"
+    if citations:
+        return f"{_count(len(citations), 'passage')} {_of(len({s.fiche_id for s in citations}))}"
+    if given:
+        fiches = len({p.chunk.fiche_id for p in given})
+        return f"aucune citation ({_count(len(given), 'passage')} {_of(fiches)} fournis)"
+    return "aucun passage"

@@ -1,0 +1,124 @@
+"""The form of a raw export: its encoding, and what each line is (heading, label, text).
+
+Known headings and labels match case-, accent- and plural-insensitively, with an
+optional trailing ``:`` or ``?``. The shape tests (does a line look like a title, like
+an unknown heading?) live here too, so the importer's structure rules stay readable.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from rag.catalogue.fiche import METADATA_FIELDS, SECTIONS
+from rag.errors import ImportFailed
+
+TEXT, HEADING, LABEL = "text", "heading", "label"
+
+SENTENCE_END = (".", "!", "?", "…", "»", '"', "”")
+"""How a complete paragraph ends (used to spot an unknown heading after it)."""
+
+LIST_MARKERS = ("-", "–", "—", "•", "*", "«", '"', "“", "(", "[")
+
+
+def _key(text: str) -> str:
+    """A comparison key: no accents, casefolded, one space, no plural, no final ``:``/``?``."""
+    text = text.replace("’", "'").replace("œ", "oe").replace("Œ", "Oe")
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.sub(r"[\s:?]+$", "", ascii_text.casefold()).split()
+    return " ".join(w[:-1] if len(w) > 3 and w[-1] in "sx" else w for w in words)
+
+
+_HEADINGS = {_key(name): name for name in SECTIONS} | {
+    _key("Méthodologie"): "Méthodologie mise en place",
+    _key("Méthodologie mise en œuvre"): "Méthodologie mise en place",
+}
+_LABELS = {_key(name): name for name in METADATA_FIELDS} | {
+    _key("Mot clé de l'action"): "Mot clef de l'action",
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    """One non-blank, cleaned export line with its 1-based number and its kind."""
+
+    no: int
+    text: str
+    kind: str = TEXT
+    name: str = ""
+    """The canonical heading or label name for ``HEADING``/``LABEL`` lines."""
+
+
+def classify(no: int, text: str) -> Line:
+    """Tag a line as a known heading, a known label, or text."""
+    key = _key(text)
+    if key in _HEADINGS:
+        return Line(no, text, HEADING, _HEADINGS[key])
+    if key in _LABELS:
+        return Line(no, text, LABEL, _LABELS[key])
+    return Line(no, text)
+
+
+def looks_like_title(text: str, strict: bool = True) -> bool:
+    """Could this line be a fiche title? Never a URL or an e-mail address; when ``strict``
+    (outside the metadata part, where doubled paragraphs abound) not a list item nor a
+    line ending like a sentence or a list lead-in either."""
+    if not 0 < len(text) <= 200 or re.match(r"(?:https?://|www\.)", text, re.IGNORECASE):
+        return False
+    if re.search(r"\S@\S", text):
+        return False
+    return not strict or not (text.startswith(LIST_MARKERS) or text.endswith((".", ",", ";", ":")))
+
+
+def looks_like_heading(text: str) -> bool:
+    """Could this line be a heading we do not know? Short, capitalised, no final punctuation.
+
+    Deliberately strict: a false heading only renames where text goes, but it should
+    stay rare.
+    """
+    words = text.split()
+    return (
+        1 <= len(words) <= 5
+        and len(text) <= 40
+        and text[0].isupper()
+        and text[-1].isalnum()
+        and not re.search(r"[:/@=]", text)
+    )
+
+
+def ends_paragraph(text: str) -> bool:
+    """Does this line end like a finished paragraph (not a list lead-in or item)?"""
+    return text.rstrip().endswith(SENTENCE_END)
+
+
+def decode_export(data: bytes, source: str) -> tuple[str, list[str]]:
+    """The text of an export (UTF-8; else UTF-16 with a BOM, cp1252 or latin-1, with a
+    warning) and the warnings.
+
+    Empty or binary content raises :class:`ImportFailed` with what to do.
+    """
+    if not data.strip():
+        raise ImportFailed(f"{source} est vide : exportez à nouveau les fiches puis relancez l'import")
+    binary = ImportFailed(f"{source} n'est pas un fichier texte : donnez l'export texte (.txt) des fiches")
+    warnings: list[str] = []
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # "Unicode" text saved by Windows tools
+        try:
+            return data.decode("utf-16"), [f"{source}:1: fichier en UTF-16, converti"]
+        except UnicodeDecodeError:
+            raise binary from None
+    if b"\x00" in data:
+        raise binary
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        encoding = "cp1252"
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            encoding, text = "latin-1", data.decode("latin-1")
+        warnings.append(f"{source}:1: fichier non UTF-8, lu en {encoding} ; vérifiez les accents")
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f" or 0x7F <= ord(ch) < 0xA0)
+    if controls > max(2, len(text) // 100):
+        raise binary
+    return text, warnings

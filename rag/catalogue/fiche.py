@@ -1,0 +1,83 @@
+"""The fiche: one initiative of the catalogue, with its ordered sections and metadata.
+
+A fiche is plain data. Parsing a raw export lives in ``rag.catalogue.importer``, reading and
+writing Markdown files in ``rag.catalogue.corpus``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from pydantic import BaseModel, Field
+
+SECTIONS: tuple[str, ...] = (
+    "Description",
+    "Enjeux",
+    "Convictions",
+    "Méthodologie mise en place",
+    "Réalisations",
+    "Pour aller plus loin",
+)
+"""Known section headings, in their usual order."""
+
+ACTEUR = "Nom de l'acteur"
+AUTEUR = "Auteur de la fiche"
+TYPE_ACTEUR = "Type d'acteurs qui propose cette initiative"
+AUTRE_ACTEUR = "Précisez autre acteur"
+ECHELLE = "Echelle d'action"
+MOT_CLEF = "Mot clef de l'action"
+VILLE = "Ville"
+CONTACT = "Comment contacter cette initiative?"
+LIEN = "Lien Web si existant"
+PARTENAIRES = "Partenaires associés"
+
+METADATA_FIELDS: tuple[str, ...] = (
+    ACTEUR, AUTEUR, TYPE_ACTEUR, AUTRE_ACTEUR, ECHELLE, MOT_CLEF, VILLE, CONTACT, LIEN, PARTENAIRES,
+)
+"""Known metadata labels, in export order."""
+
+MULTI_VALUED: frozenset[str] = frozenset({TYPE_ACTEUR, AUTRE_ACTEUR, MOT_CLEF, PARTENAIRES})
+"""Fields stored as lists (one value per line in the export)."""
+
+MetaValue = str | list[str]
+
+
+def slugify(text: str) -> str:
+    """A stable, ASCII, lowercase id from a title: ``"Accueil en Mairie de brest"`` ->
+    ``"accueil-en-mairie-de-brest"``."""
+    text = text.replace("\u2019", "'")  # typographic apostrophe: a separator, as "'"
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:80].rstrip("-") or "fiche"
+
+
+class Fiche(BaseModel):
+    """One initiative. ``sections`` keeps the export's order; empty sections are absent."""
+
+    id: str
+    title: str
+    sections: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, MetaValue] = Field(default_factory=dict)
+
+    def values(self, field: str) -> list[str]:
+        """A metadata field as a list, whatever its arity (``[]`` when absent)."""
+        value = self.metadata.get(field)
+        if value is None:
+            return []
+        return list(value) if isinstance(value, list) else [value]
+
+    def first(self, field: str) -> str:
+        """The first value of a metadata field, or ``""``."""
+        values = self.values(field)
+        return values[0] if values else ""
+
+    @property
+    def link(self) -> str:
+        """The fiche's web link when it is a real http(s) URL, else ``""``."""
+        url = self.first(LIEN).strip()
+        return url if re.match(r"https?://[^\s/]+\.[^\s]+", url) else ""
+
+    def to_json(self) -> dict:
+        """The public JSON shape: ``{"id", "title", "sections", "metadata"}``."""
+        return self.model_dump(mode="json")

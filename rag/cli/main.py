@@ -1,0 +1,248 @@
+"""``python -m rag`` / ``fiches-rag``: import, index, search, eval, ask.
+
+With ``--json``, stdout carries only JSON; progress and logs go to stderr. Any
+:class:`~rag.errors.RagError` becomes one readable line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rag.config import get_settings
+from rag.errors import RagError
+
+log = logging.getLogger("rag")
+
+
+def _print_json(payload: object) -> None:
+    """Write one JSON document to stdout (UTF-8, not ASCII-escaped)."""
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import a raw export into Markdown fiches; summary and warnings go to stderr."""
+    from rag.catalogue.importer import REMOVAL_LABELS, import_export
+
+    settings = get_settings()
+    out_dir = args.out or settings.corpus_dir
+    report = import_export(args.export, out_dir, settings.denylist_path)
+    for warning in report.warnings:
+        print(f"attention : {warning}", file=sys.stderr)
+    removed = ", ".join(f"{REMOVAL_LABELS.get(kind, kind)} {count}" for kind, count in report.removed.items())
+    print(f"{len(report.fiches)} fiches importées dans {out_dir} ({len(report.written)} fichiers modifiés, "
+          f"{len(report.warnings)} avertissements) ; retiré : {removed or 'rien'}", file=sys.stderr)
+    if args.json:
+        _print_json([fiche.to_json() for fiche in report.fiches])
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Build or update the index incrementally."""
+    from rag.index.indexing import index_corpus
+
+    report = index_corpus(get_settings(), rebuild=args.rebuild, progress=True)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(f"ajoutés : {report.added}, mis à jour : {report.updated}, supprimés : {report.removed}, "
+              f"inchangés : {report.unchanged} ({report.embedded} passages vectorisés)")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Search the index (one question, or one per stdin line with ``-``); the index is
+    built or brought up to date first (message on stderr), the model loaded once."""
+    from rag.search.filters import check_filters
+    from rag.services import Services
+    from rag.text import clean_question
+
+    services = Services(get_settings())
+    filters = check_filters(_filters(args.filter))
+    if args.question != "-":  # a bad question fails before any indexing
+        clean_question(args.question, services.settings.max_question_chars)
+    if services.ensure_index():
+        print("index construit / mis à jour avant la recherche", file=sys.stderr)
+    mode = args.mode or services.settings.search_mode
+    if args.question != "-":
+        hits = services.retriever.search(args.question, k=args.k, mode=mode, filters=filters)
+        if args.json:
+            _print_json({"query": args.question, "hits": [_hit_json(h) for h in hits]})
+        for n, hit in enumerate([] if args.json else hits, start=1):
+            print(f"{n:>2}. [{hit.score:.4f}] {hit.chunk.header} ({hit.chunk.fiche_id})")
+            print(f"    {' '.join(hit.chunk.text.split())[:200]}")
+        return 0
+    for line in sys.stdin:
+        if line.strip():
+            try:
+                hits = services.retriever.search(line.strip(), k=args.k, mode=mode, filters=filters)
+                _print_json({"query": line.strip(), "hits": [_hit_json(h) for h in hits]})
+            except RagError as exc:  # one bad line does not end the batch
+                _print_json({"query": line.strip(), "hits": [], "error": str(exc)})
+    return 0
+
+
+def _hit_json(hit) -> dict:
+    """One search hit as the JSON shape of ``search --json``."""
+    chunk = hit.chunk
+    return {"fiche_id": chunk.fiche_id, "title": chunk.title, "section": chunk.section,
+            "score": round(hit.score, 6), "text": chunk.text}
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Retrieval evaluation: recall@k and MRR per mode and question kind."""
+    from functools import partial
+
+    from rag.config import load_settings
+    from rag.search.evaluation import check_gold, evaluate, format_table, load_questions
+    from rag.search.filters import infer_filters
+    from rag.services import Services
+
+    questions = load_questions(args.questions)
+    services = Services(load_settings(**({"embedder": args.embedder} if args.embedder else {})))
+    services.ensure_index()
+    check_gold(questions, services.fiches)
+    infer = partial(infer_filters, catalogue=services.fiches) if args.infer_filters else None
+    report = evaluate(services.retriever, questions, k=args.k, embedder=services.settings.embedder,
+                      filters_for=infer)
+    if args.json:
+        _print_json(report.model_dump(mode="json"))
+    else:
+        print(format_table(report, details=args.details))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer a question with citations: streamed then the numbered sources, or one JSON
+    document with ``--json``. A failing backend: the sources are still printed, one line
+    on stderr says what to check, exit code 3."""
+    from rag.answer.pipeline import ask
+    from rag.cli.output import answer_json, format_sources
+    from rag.search.filters import check_filters
+    from rag.services import Services
+    from rag.text import clean_question
+
+    services = Services(get_settings())
+    overrides = {key: value for key, value in (("base_url", args.base_url), ("model", args.model)) if value}
+    # fail fast on bad input or settings, before the model load and the indexing
+    clean_question(args.question, services.settings.max_question_chars)
+    filters = check_filters(_filters(args.filter))
+    services.backend(args.backend, **overrides)
+    services.prompts()
+    if services.ensure_index():
+        print("index construit / mis à jour avant la réponse", file=sys.stderr)
+    run = ask(args.question, services, filters=filters, backend=args.backend, k=args.k, **overrides)
+    if args.json:
+        result = run.result
+        _print_json(answer_json(result))
+    else:
+        for piece in run.stream():
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        result = run.result
+        print("\n\n" + format_sources(result))
+    for notice in result.notices:
+        print(f"note : {notice}", file=sys.stderr)
+    if result.error:
+        print(f"erreur: {result.error}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _filters(values: Sequence[str] | None) -> dict[str, str]:
+    """``["ville=Nantes"]`` -> ``{"ville": "Nantes"}``."""
+    from rag.errors import InputError
+
+    filters: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"bad filter '{item}': expected FIELD=VALUE, e.g. ville=Nantes")
+        filters[key.strip()] = value.strip()
+    return filters
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, one sub-command per action."""
+    parser = argparse.ArgumentParser(prog="python -m rag", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("import", help="import a raw export of fiches")
+    p.add_argument("export", type=Path)
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: RAG_CORPUS_DIR)")
+    p.add_argument("--json", action="store_true", help="print the fiches as a JSON array")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("index", help="build or update the index")
+    p.add_argument("--rebuild", action="store_true", help="drop the index and rebuild it")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="search passages")
+    p.add_argument("question", help="the question, or - to read one per line from stdin")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
+    p.add_argument("--filter", action="append", metavar="FIELD=VALUE")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("eval", help="evaluate retrieval on a JSONL question set")
+    p.add_argument("questions", type=Path)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--embedder", default=None, help="override RAG_EMBEDDER (use its own RAG_DATA_DIR)")
+    p.add_argument("--details", action="store_true", help="list the questions whose gold is missed")
+    p.add_argument("--infer-filters", action="store_true", help="apply the filters inferred from each question, as `ask` does")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("ask", help="answer a question with citations")
+    p.add_argument("question")
+    p.add_argument("--backend", default=None)
+    p.add_argument("--base-url", default=None)
+    p.add_argument("--model", default=None)
+    p.add_argument("--filter", action="append", metavar="FIELD=VALUE")
+    p.add_argument("--k", type=int, default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+    return parser
+
+
+def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a handler, turning expected failures into one stderr line."""
+    try:
+        return func(args)
+    except RagError as exc:
+        print(f"erreur: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrompu", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # last resort: never a traceback for the user
+        if os.environ.get("RAG_DEBUG"):
+            raise
+        print(f"erreur interne: {type(exc).__name__}: {exc} (RAG_DEBUG=1 pour le détail)", file=sys.stderr)
+        return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m rag`` and of the ``fiches-rag`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    return _run(args.func, args)
+
+
+__all__ = ["main", "build_parser", "get_settings"]

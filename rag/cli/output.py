@@ -1,0 +1,46 @@
+"""How the CLI prints an answer: the ``ask --json`` document and the numbered sources
+for a terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rag.types import Answer, Source
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """The ``ask --json`` document."""
+    return {
+        "answer": answer.answer,
+        "citations": [{"n": s.n, "fiche_id": s.fiche_id, "title": s.title, "section": s.section, "url": s.url}
+                      for s in answer.citations],
+        "sources": [s.model_dump() for s in answer.sources],
+        "abstained": answer.abstained,
+        "backend": answer.backend,
+        "evidence": answer.evidence,
+        "error": answer.error,
+        "removed_citations": answer.removed_citations,
+        "question": answer.question,
+        "standalone_question": answer.standalone_question,
+        "filters": answer.filters,
+    }
+
+
+def _source_line(source: Source) -> str:
+    place = f" — {source.ville}" if source.ville else ""
+    link = f" — {source.url}" if source.url else ""
+    return f"{source.heading}{place}{link}"
+
+
+def format_sources(answer: Answer) -> str:
+    """The numbered sources for the terminal: cited first, then "also retrieved"."""
+    cited = [s for s in answer.sources if s.cited]
+    others = [s for s in answer.sources if not s.cited]
+    lines = []
+    if cited:
+        lines += ["Sources citées :", *(_source_line(s) for s in cited)]
+    if others:
+        title = "Initiatives proches :" if answer.abstained else "Aussi trouvés :"
+        lines += ([""] if lines else []) + [title, *(_source_line(s) for s in others)]
+    lines += ["", f"Éléments de preuve : {answer.evidence}"]
+    return "\n".join(lines)

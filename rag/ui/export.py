@@ -1,0 +1,64 @@
+"""The conversation as a Markdown document (questions, answers, sources), for download.
+
+Text from the corpus and the model is escaped exactly as on screen, so opening the
+export in a Markdown viewer cannot run markup; only http(s) links are kept as links.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from rag.ui.rendering import escape_markdown, markdown_link, safe_markdown
+from rag.ui.state import Turn
+
+FILTER_LABELS = {
+    "ville": "Ville",
+    "echelle": "Échelle",
+    "type_acteur": "Type d'acteur",
+    "partenaire": "Partenaire",
+}
+
+
+def source_line(source: Any) -> str:
+    """``[n] Titre › Section — ville, échelle, acteur — lien`` as one Markdown line."""
+    head = escape_markdown(source.heading, line_breaks=False)
+    facts = [v for v in (source.ville, source.echelle, source.acteur) if v]
+    line = f"- **{head}**"
+    if facts:
+        line += " — " + escape_markdown(", ".join(facts), line_breaks=False)
+    if getattr(source, "url", ""):
+        line += " — " + markdown_link("site de l'initiative", source.url)
+    return line
+
+
+def filters_text(filters: dict[str, str]) -> str:
+    """``Ville : Nantes, Échelle : Locale`` (plain text)."""
+    return ", ".join(f"{FILTER_LABELS.get(k, k)} : {v}" for k, v in filters.items())
+
+
+def turn_markdown(turn: Turn, number: int) -> str:
+    """One turn: question, answer (or error), filters, cited then other sources."""
+    parts = [f"## {number}. {escape_markdown(turn.question, line_breaks=False)}", ""]
+    if turn.answer:
+        parts += [safe_markdown(turn.answer), ""]
+    if turn.error:
+        parts += [f"> Erreur : {escape_markdown(turn.error, line_breaks=False)}", ""]
+    if turn.abstained:
+        parts += ["_Question non couverte par le catalogue._", ""]
+    if turn.filters:
+        parts += [f"Filtres : {escape_markdown(filters_text(turn.filters))}", ""]
+    if turn.cited:
+        parts += ["### Sources citées", *map(source_line, turn.cited), ""]
+    if turn.others:
+        parts += ["### Aussi retrouvés", *map(source_line, turn.others), ""]
+    return "\n".join(parts)
+
+
+def conversation_markdown(turns: list[Turn], *, backend: str = "") -> str:
+    """The whole conversation as a Markdown document."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    header = ["# Conversation — catalogue des initiatives d'accueil", ""]
+    header += [f"Exportée le {stamp}" + (f" (moteur : {escape_markdown(backend)})" if backend else ""), ""]
+    body = [turn_markdown(turn, i) for i, turn in enumerate(turns, 1)]
+    return "\n".join(header + body)

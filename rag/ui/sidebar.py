@@ -1,0 +1,120 @@
+"""The chat's sidebar: answer engine, model, temperature, number of passages, filter
+chips from the catalogue, "Nouvelle conversation" and the Markdown export.
+
+The API key itself is never read here: only the *name* of its environment variable is
+shown, with whether it is set.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from rag.answer.backends import REGISTRY
+from rag.catalogue.fiche import Fiche
+from rag.config import Settings
+from rag.search.filters import FILTER_FIELDS, facet_values
+from rag.ui.export import conversation_markdown
+from rag.ui.rendering import escape_markdown
+from rag.ui.state import TURNS_KEY, turns
+
+PILLS_MAX = 12
+"""Up to this many values a facet is shown as chips; beyond, as a searchable chip picker."""
+
+
+@dataclass
+class ChatOptions:
+    """What the user chose in the sidebar."""
+
+    backend: str
+    k: int
+    filters: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, object] = field(default_factory=dict)
+    export_slot: Any = None  # sidebar placeholder filled by render_export()
+
+
+def _engine(settings: Settings) -> tuple[str, dict[str, object]]:
+    """Backend choice and its LLM options (model, temperature) when it uses an LLM."""
+    names = sorted(REGISTRY)
+    default = names.index(settings.backend) if settings.backend in names else 0
+    if settings.backend not in names:  # a typo in RAG_BACKEND must not pass unnoticed
+        st.warning(f"Moteur inconnu dans RAG_BACKEND : « {escape_markdown(settings.backend)} » ; valides : "
+                   f"{', '.join(names)}. Moteur « {names[default]} » utilisé.", icon=":material/warning:")
+    backend = st.selectbox("Moteur de réponse", names, index=default, key="opt_backend")
+    overrides: dict[str, object] = {}
+    if REGISTRY[backend].uses_llm:
+        model = st.text_input("Modèle", value=settings.llm_model or "", key="opt_model")
+        overrides["model"] = model.strip() or None
+        overrides["temperature"] = st.slider(
+            "Température", 0.0, 1.5, float(settings.temperature), 0.05, key="opt_temperature"
+        )
+        st.caption(f"Serveur : `{settings.llm_base_url or 'par défaut du moteur'}`")
+        state = "définie" if os.environ.get(settings.llm_api_key_env) else "non définie"
+        st.caption(f"Clé API : variable `{settings.llm_api_key_env}` ({state})")
+    else:
+        st.caption("Réponse extractive : citations exactes des fiches, sans modèle de langue.")
+    if not REGISTRY[backend].needs_network:
+        st.caption("Fonctionne hors ligne : la question ne quitte pas cette machine.")
+    return backend, overrides
+
+
+def _chip(value: str) -> str:
+    """A chip label: chip labels are Markdown, corpus values must render literally."""
+    return escape_markdown(value, line_breaks=False)
+
+
+def _facet_chip(key: str, label: str, values: list[str]) -> str | None:
+    """One filter as chips (single choice); ``None`` when nothing is selected."""
+    widget_key = f"filter_{key}"
+    if len(values) <= PILLS_MAX:
+        return st.pills(label, values, selection_mode="single", key=widget_key, format_func=_chip)
+    picked = st.multiselect(label, values, max_selections=1, key=widget_key, placeholder="Tous")
+    return picked[0] if picked else None
+
+
+def _filters(fiches: list[Fiche]) -> dict[str, str]:
+    """The filter chips, filled from the catalogue."""
+    facets = facet_values(fiches)
+    chosen: dict[str, str] = {}
+    for key, spec in FILTER_FIELDS.items():
+        if facets.get(key):
+            value = _facet_chip(key, spec.label, facets[key])
+            if value:
+                chosen[key] = value
+    return chosen
+
+
+def new_conversation() -> None:
+    """Forget the session's turns (callback of the "Nouvelle conversation" button)."""
+    st.session_state[TURNS_KEY] = []
+
+
+def render_sidebar(settings: Settings, fiches: list[Fiche]) -> ChatOptions:
+    """Draw the sidebar and return the user's choices."""
+    with st.sidebar:
+        st.button("Nouvelle conversation", on_click=new_conversation,
+                  icon=":material/add_comment:", width="stretch")
+        st.subheader("Filtres")
+        filters = _filters(fiches)
+        st.subheader("Réglages")
+        backend, overrides = _engine(settings)
+        k = st.slider("Nombre de passages", 1, 15, settings.top_k, key="opt_k")
+        export_slot = st.empty()
+    return ChatOptions(backend=backend, k=k, filters=filters, overrides=overrides, export_slot=export_slot)
+
+
+def render_export(options: ChatOptions) -> None:
+    """The export button, drawn last (in its sidebar slot) so it includes this run's answer."""
+    history = turns(st.session_state)
+    options.export_slot.download_button(
+        "Exporter la conversation (Markdown)",
+        data=conversation_markdown(history, backend=options.backend),
+        file_name="conversation.md",
+        mime="text/markdown",
+        disabled=not history,
+        icon=":material/download:",
+        on_click="ignore",
+    )
