@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     max_retries: int = Field(2, ge=0, le=10)
 
     abstain_threshold: float = Field(0.0, description="calibrated on the dev set; see rag.answer.pipeline")
+
+    api_keys: SecretStr | None = Field(None, description="bearer keys of `python -m rag serve`, comma-separated")
+    api_keys_file: Path | None = Field(None, description="a file of bearer keys, one per line (# comments)")
 
     @field_validator("corpus_dir", "data_dir", "denylist_path", "prompts_dir", "embedder_model_path")
     @classmethod
