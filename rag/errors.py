@@ -5,12 +5,19 @@
     RagError                      base of everything we raise on purpose
     ├── ConfigError               a setting has an invalid value (lists the valid ones)
     ├── InputError                a bad user input: empty question, unknown filter, bad file
-    │   └── ImportFailed          an export could not be imported (missing, empty, binary, no fiche)
+    │   ├── ImportFailed          an export could not be imported (missing, empty, binary, no fiche)
+    │   └── ConversationNotFound  no conversation (or turn) with this id for this user
     ├── CorpusError               a Markdown fiche file is malformed (carries path and line)
     ├── IndexError_               the index is missing, corrupt, foreign or locked: re-index
     │   ├── EmbedderMismatch      the index was built with another embedder
     │   └── IndexLocked           another process is writing the same data dir
     ├── StoreUnavailable          the Chroma server cannot be reached
+    ├── DatabaseError             the conversations database failed: answer on, without saving
+    │   ├── DatabaseUnavailable   cannot be reached or opened (PostgreSQL down, missing folder)
+    │   ├── DatabaseLocked        the SQLite file stays locked by another program
+    │   ├── DatabaseCorrupt       the file is not a (sound) SQLite database
+    │   ├── DatabaseReadOnly      the file or its folder cannot be written
+    │   └── DatabaseSchemaTooNew  written by a newer version of the app (unknown migration)
     └── BackendError              an LLM backend failed (names the backend and what to check)
         ├── BackendUnavailable    connection refused / timed out
         ├── BackendAuthError      401/403: check the API key env var
@@ -62,6 +69,34 @@ class IndexLocked(IndexError_):
 
 class StoreUnavailable(RagError):
     """The Chroma server is unreachable."""
+
+
+class ConversationNotFound(InputError):
+    """No conversation (or turn) with this id belongs to this user."""
+
+
+class DatabaseError(RagError):
+    """The conversations database failed. Catch this one to go on answering without saving."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot be reached or opened (PostgreSQL down, folder missing)."""
+
+
+class DatabaseLocked(DatabaseError):
+    """The SQLite file stayed locked by another program longer than the busy timeout."""
+
+
+class DatabaseCorrupt(DatabaseError):
+    """The file is not a SQLite database, or a damaged one."""
+
+
+class DatabaseReadOnly(DatabaseError):
+    """The database file or its folder cannot be written."""
+
+
+class DatabaseSchemaTooNew(DatabaseError):
+    """The database was migrated by a newer version of the app."""
 
 
 class BackendError(RagError):

@@ -1,0 +1,73 @@
+""""Ajouter au jeu d'évaluation": a question from the Retours page appended to
+``eval/feedback.jsonl`` in the eval format (``{"q": …, "gold": […], "kind": "feedback"}``,
+read by ``python -m rag eval``).
+
+The line is encoded first, then written by one ``os.write`` on a descriptor opened with
+``O_APPEND``: two writers at once never interleave or tear a line. The same question
+with the same expected initiatives is not added twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from rag.config import ROOT
+from rag.errors import InputError
+from rag.text import clean_question, fold
+
+EVAL_FEEDBACK = ROOT / "eval" / "feedback.jsonl"
+KIND = "feedback"
+_FICHE_ID = re.compile(r"^[\w][\w.-]*$")
+
+
+def _entry(question: str, expected_fiche_ids: Sequence[str]) -> tuple[str, list[str]]:
+    """The validated ``(q, gold)``; InputError in French otherwise."""
+    text, _ = clean_question(question, 2000)
+    gold = list(dict.fromkeys(str(fid).strip() for fid in expected_fiche_ids))
+    bad = [fid for fid in gold if not _FICHE_ID.match(fid)]
+    if bad:
+        raise InputError(f"identifiant de fiche invalide : {', '.join(map(repr, bad))}")
+    return text, gold
+
+
+def _already_there(path: Path, question: str, gold: list[str]) -> bool:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return False
+    for line in lines:
+        try:
+            old = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(old, dict) and fold(str(old.get("q", ""))) == fold(question) \
+                and sorted(map(str, old.get("gold") or [])) == sorted(gold):
+            return True
+    return False
+
+
+def append_to_eval_set(question: str, expected_fiche_ids: Sequence[str], path: Path = EVAL_FEEDBACK) -> bool:
+    """Append the question with its expected fiche ids (``[]``: the catalogue does not
+    cover it) to ``path``; False when the same entry is already there."""
+    text, gold = _entry(question, expected_fiche_ids)
+    path = Path(path)
+    if _already_there(path, text, gold):
+        return False
+    line = json.dumps({"q": text, "gold": gold, "kind": KIND}, ensure_ascii=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = "\n" + line  # never glue our line to an unterminated last line
+        data = line.encode("utf-8")
+        written = os.write(fd, data)
+        if written != len(data):
+            raise OSError(f"écriture incomplète dans {path}")
+    finally:
+        os.close(fd)
+    return True
