@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     chroma_url: str | None = None
     collection: str = "fiches"
 
+    database_url: str | None = Field(
+        None, repr=False,  # may hold a password: kept out of repr and logs (prefer PGPASSWORD)
+        description="conversations database (SQLAlchemy URL); default sqlite:///<data_dir>/app.db",
+    )
+
     embedder: str = "use"
     embedder_model_path: Path | None = None
     chunk_tokens: int = Field(150, ge=32, le=4000, description="token budget of a chunk; a longer section is split")

@@ -27,6 +27,7 @@ from rag.index.store import VectorStore
 
 if TYPE_CHECKING:
     from rag.answer.backends.base import Backend
+    from rag.conversations import ConversationStore
     from rag.index.embeddings import Embedder
     from rag.search.retrieval import Retriever
 
@@ -118,6 +119,14 @@ class Services:
         from rag.catalogue.corpus import load_corpus
 
         return self._get("fiches", lambda: Catalogue(load_corpus(self.settings.corpus_dir).fiches))
+
+    @property
+    def conversations(self) -> ConversationStore:
+        """The conversations database (``RAG_DATABASE_URL``); opened and migrated on first
+        use, so a database that is down fails the calls, not the process."""
+        from rag.conversations import ConversationStore
+
+        return self._get("conversations", lambda: ConversationStore.from_settings(self.settings))
 
     def _by_mtime(self, name: str, paths: list[Path], load: Callable[[], T]) -> T:
         """``load()``, cached until one of ``paths`` changes (edits apply without restart)."""
