@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -37,6 +38,7 @@ class Settings(BaseSettings):
     corpus_dir: Path = ROOT / "corpus" / "fiches"
     data_dir: Path = ROOT / ".data"
     denylist_path: Path = ROOT / "corpus" / "denylist.txt"
+    places_path: Path = ROOT / "corpus" / "places.csv"
     prompts_dir: Path = ROOT / "prompts"
 
     chroma_url: str | None = None
@@ -74,7 +76,7 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = Field(None, description="bearer keys of `python -m rag serve`, comma-separated")
     api_keys_file: Path | None = Field(None, description="a file of bearer keys, one per line (# comments)")
 
-    @field_validator("corpus_dir", "data_dir", "denylist_path", "prompts_dir", "embedder_model_path")
+    @field_validator("corpus_dir", "data_dir", "denylist_path", "places_path", "prompts_dir", "embedder_model_path")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return None if value is None else Path(value).expanduser().resolve()
@@ -97,7 +99,7 @@ class Settings(BaseSettings):
         return init_settings, env_settings, dotenv_settings, toml
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Build the settings, turning validation errors into one readable :class:`ConfigError`."""
     try:
         return Settings(**overrides)
@@ -109,7 +111,7 @@ def load_settings(**overrides: object) -> Settings:
 _BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
 
 
-def _problem(error: dict) -> str:
+def _problem(error: ErrorDetails) -> str:
     """``RAG_TOP_K='-3': <pydantic's message> (valid: >= 1, <= 50)``: the setting, the value
     received and what is accepted (pydantic's message already lists a Literal's values)."""
     name = str(error["loc"][0]) if error["loc"] else ""

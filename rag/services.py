@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from rag.answer.prompting import Prompts, load_prompts, prompt_paths
 from rag.catalogue.catalogue import Catalogue
@@ -45,7 +45,7 @@ class Services:
         self._files: dict[str, tuple[tuple, object]] = {}
         self._stamp: int | None = None  # manifest mtime when the index objects were loaded
 
-    def _get(self, name: str, build: Callable[[], object]) -> object:
+    def _get(self, name: str, build: Callable[[], T]) -> T:
         """The cached value of ``name``, built on first use (double-checked locking)."""
         value = self._cache.get(name)
         if value is None:
@@ -53,7 +53,7 @@ class Services:
                 value = self._cache.get(name)
                 if value is None:
                     value = self._cache[name] = build()
-        return value
+        return cast(T, value)
 
     @property
     def embedder(self) -> Embedder:
