@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from rag.cli.serve import add_parsers as add_serve_parsers
 from rag.config import get_settings
 from rag.errors import RagError
 
@@ -211,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=None)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
+
+    add_serve_parsers(sub)  # serve, mcp
     return parser
 
 

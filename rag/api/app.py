@@ -1,0 +1,92 @@
+"""The FastAPI application: one :class:`~rag.services.Services` per process, created at
+start-up (the index is built or brought up to date then, and the model loaded, so the
+first request is fast), the routes, and the error handlers.
+
+Streamlit is never imported here: the API runs on the layers below the UI only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from rag.api import chat, routes
+from rag.api.auth import load_keys
+from rag.api.context import ApiContext
+from rag.api.errors import ApiError, install_error_handlers
+from rag.config import Settings, get_settings
+from rag.errors import RagError
+from rag.services import Services
+from rag.tokens import count_tokens
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 2_000_000
+
+
+def warm_up(services: Services) -> None:
+    """Index if needed, then load what every answer uses (model, index, tokenizer)."""
+    report = services.ensure_index()
+    if report is not None:
+        log.warning("index construit / mis à jour au démarrage : %s", report.to_json())
+    services.retriever.embedder.embed_query("accueil")
+    services.prompts()
+    count_tokens("accueil")
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """The API over ``services`` (default: a new one over ``settings`` or the env's)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = services or Services(settings or get_settings())
+        app.state.context = ApiContext(app.state.services)
+        app.state.api_keys = load_keys(app.state.services.settings)
+        app.state.startup_error = None
+        try:
+            await run_in_threadpool(warm_up, app.state.services)
+        except RagError as exc:  # keep serving: /ready says why, routes answer 503
+            log.error("démarrage incomplet : %s", exc)
+            app.state.startup_error = exc
+        yield
+
+    app = FastAPI(
+        title="Fiches — API du catalogue d'initiatives d'accueil",
+        version="1.0.0",
+        description="Réponses citées ([n]) à partir du catalogue, compatibles avec l'API OpenAI "
+                    "(chat/completions, models), plus la recherche et les fiches.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(routes.probes)
+    app.include_router(chat.router)
+    app.include_router(routes.router)
+    app.add_middleware(BodyLimit)
+    return app
+
+
+class BodyLimit:
+    """Refuse a request body announced larger than :data:`MAX_BODY_BYTES` (413) before
+    reading it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length", b"0")
+            error = None
+            if not length.isdigit():
+                error = ApiError(400, "en-tête Content-Length invalide", "invalid_content_length")
+            elif int(length) > MAX_BODY_BYTES:
+                error = ApiError(413, f"requête trop volumineuse : au plus {MAX_BODY_BYTES} octets",
+                                 "request_too_large")
+            if error is not None:
+                await error.response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

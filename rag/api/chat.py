@@ -1,0 +1,164 @@
+"""``POST /v1/chat/completions`` and ``GET /v1/models``: the pipeline behind OpenAI's API.
+
+The messages become the pipeline's question and history (see :func:`conversation`); the
+answer is ``rag.answer.pipeline.ask``'s, so citations are verified, abstention and spam
+masking apply. The pipeline is synchronous: ``ask`` runs in the threadpool and its
+stream is read there piece by piece, so the event loop stays free for other clients.
+
+Sources travel Perplexity's way: a top-level ``sources`` list in the response, and in
+the last streamed chunk before ``data: [DONE]``. A backend that fails before the first
+word gets a 502 that still lists the sources; one failing mid-stream ends the stream
+with an error event carrying them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Generator
+from typing import cast
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from rag.answer.pipeline import AnswerRun, ask
+from rag.api.auth import require_key
+from rag.api.conversation import conversation, record_exchange
+from rag.api.errors import ERROR_RESPONSES, ApiError
+from rag.api.schemas import AssistantMessage, ChatRequest, ChatResponse, Choice, ModelCard, ModelList, Usage
+from rag.api.state import context_of, services_of
+from rag.api.views import api_source, check_filters, default_model, engines
+from rag.tokens import count_tokens
+from rag.types import Answer
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_key)], responses=ERROR_RESPONSES)
+
+STARTED = int(time.time())
+
+DEFAULT_WINDOW = 8192
+"""The context window assumed when RAG_CONTEXT_WINDOW is unset (the backends' own default)."""
+
+
+@router.get("/models", response_model=ModelList)
+async def list_models(request: Request) -> ModelList:
+    """One model per configured answer engine."""
+    ids = engines(services_of(request).settings)
+    return ModelList(data=[ModelCard(id=mid, created=STARTED) for mid in ids])
+
+
+def _engine(request: Request, model: str | None) -> tuple[str, str]:
+    """(model id, backend name) for the requested model (404 when unknown)."""
+    settings = services_of(request).settings
+    known = engines(settings)
+    model = model or default_model(settings)
+    if model not in known:
+        raise ApiError(404, f"modèle inconnu « {model[:100]} » ; modèles disponibles : {', '.join(known)}",
+                       "model_not_found", param="model")
+    return model, known[model]
+
+
+def _max_tokens(body: ChatRequest, context_window: int) -> int | None:
+    """The client's answer length limit (``max_completion_tokens`` wins), at most half the window."""
+    max_tokens = body.max_completion_tokens or body.max_tokens
+    if max_tokens is not None and max_tokens > context_window // 2:
+        raise ApiError(400, f"max_tokens trop grand : au plus {context_window // 2} pour ce serveur",
+                       "invalid_max_tokens", param="max_tokens")
+    return max_tokens
+
+
+@router.post("/chat/completions", response_model=ChatResponse,
+             responses={200: {"content": {"text/event-stream": {}}, "description": "réponse, ou flux SSE"}})
+async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | StreamingResponse:
+    """Answer the last user message from the catalogue, with ``[n]`` citations and ``sources``."""
+    model, backend = _engine(request, body.model)
+    question, history = conversation(body.messages)
+    filters = check_filters(body.filters)
+    max_tokens = _max_tokens(body, services_of(request).settings.context_window or DEFAULT_WINDOW)
+    run = await run_in_threadpool(lambda: ask(question, context_of(request), history=history, filters=filters,
+                                              backend=backend, temperature=body.temperature, max_tokens=max_tokens))
+    reply = Reply(model, run, request.headers.get("x-conversation-id"), request)
+    if body.stream:
+        return await reply.streaming()
+    result = await run_in_threadpool(lambda: run.result)
+    await reply.record(result)
+    if result.error:
+        raise reply.failure(result)
+    return JSONResponse(reply.completion(result).model_dump())
+
+
+class Reply:
+    """One answer on its way to the client, whole or as OpenAI chunks."""
+
+    def __init__(self, model: str, run: AnswerRun, conversation_id: str | None, request: Request) -> None:
+        self.model, self.run, self.request = model, run, request
+        self.conversation_id = conversation_id
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+
+    def usage(self, answer: str) -> Usage:
+        """Tokens of what the engine read (the prompt, or question + passages) and wrote."""
+        request = self.run.request
+        if request is not None and request.messages:
+            prompt = sum(count_tokens(m["content"]) for m in request.messages)
+        else:
+            given = [p.chunk.text for p in self.run.given]
+            prompt = count_tokens(self.run.standalone) + sum(count_tokens(text) for text in given)
+        completion = count_tokens(answer)
+        return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+    def completion(self, result: Answer) -> ChatResponse:
+        return ChatResponse(id=self.id, created=self.created, model=self.model,
+                            choices=[Choice(message=AssistantMessage(content=result.answer))],
+                            usage=self.usage(result.answer), sources=[api_source(s) for s in result.sources],
+                            abstained=result.abstained)
+
+    def failure(self, result: Answer) -> ApiError:
+        """The 502 of a failing backend, with the sources found and any partial answer."""
+        return ApiError(502, f"le moteur de réponse a échoué : {result.error}", "backend_error", "backend_error",
+                        extra={"sources": [api_source(s).model_dump() for s in result.sources],
+                               "partial_answer": result.answer})
+
+    async def record(self, result: Answer) -> None:
+        """Store the exchange when the client named a conversation."""
+        if self.conversation_id:
+            await run_in_threadpool(record_exchange, self.request, self.conversation_id, result)
+
+    def _chunk(self, delta: dict[str, str], finish: str | None = None, **extra: object) -> str:
+        payload = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+    async def streaming(self) -> StreamingResponse:
+        """The SSE response; a failure before the first word is a 502 instead."""
+        pieces = cast(Generator[str, None, None], self.run.stream())
+        reader = iterate_in_threadpool(pieces)
+        first = await anext(reader, None)
+        if first is None:
+            result = self.run.result
+            if result.error:
+                await self.record(result)
+                raise self.failure(result)
+        return StreamingResponse(self._events(first, reader, pieces), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    async def _events(self, first: str | None, reader: AsyncIterator[str], pieces: Generator[str, None, None],
+                      ) -> AsyncIterator[str]:
+        try:
+            yield self._chunk({"role": "assistant", "content": first or ""})
+            async for piece in reader:
+                yield self._chunk({"content": piece})
+            result = self.run.result
+            await self.record(result)
+            sources = [api_source(s).model_dump() for s in result.sources]
+            if result.error:
+                error = self.failure(result)
+                detail = {"message": error.message, "type": error.type, "code": error.code}
+                yield f"data: {json.dumps({'error': detail, 'sources': sources}, ensure_ascii=False)}\n\n"
+            else:
+                yield self._chunk({}, "stop", sources=sources, usage=self.usage(result.answer).model_dump(),
+                                  abstained=result.abstained)
+            yield "data: [DONE]\n\n"
+        finally:
+            await run_in_threadpool(pieces.close)  # a client gone mid-answer releases the backend's stream

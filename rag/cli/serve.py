@@ -1,0 +1,62 @@
+"""``python -m rag serve`` (the HTTP API on uvicorn) and ``python -m rag mcp`` (the MCP
+server, stdio or streamable HTTP).
+
+Both refuse to listen beyond this machine without protection: ``serve`` on a
+non-loopback address needs API keys (``RAG_API_KEYS`` / ``RAG_API_KEYS_FILE``) or
+``--insecure``; ``mcp --http`` has no keys, so a non-loopback address needs
+``--insecure``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rag.config import get_settings
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the API until interrupted (index built or updated at start-up)."""
+    import uvicorn
+
+    from rag.api.app import create_app
+    from rag.api.auth import check_exposure, load_keys
+
+    settings = get_settings()
+    keys = load_keys(settings)
+    check_exposure(args.host, keys, args.insecure)
+    print(f"API sur http://{args.host}:{args.port}/v1 ({'clés requises' if keys else 'sans clé'}) ; "
+          "l'index est vérifié au démarrage", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
+                timeout_graceful_shutdown=5)
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """Serve the MCP server over stdio, or streamable HTTP with ``--http``."""
+    from rag.api.auth import check_exposure
+    from rag.api.mcp_server import serve
+    from rag.services import Services
+
+    if args.http:
+        check_exposure(args.host, (), args.insecure)
+        print(f"serveur MCP sur http://{args.host}:{args.port}/mcp", file=sys.stderr)
+    serve(Services(get_settings()), http=args.http, host=args.host, port=args.port)
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """The ``serve`` and ``mcp`` sub-commands."""
+    p = sub.add_parser("serve", help="serve the OpenAI-compatible HTTP API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--insecure", action="store_true", help="allow a non-loopback address without API keys")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", help="serve the catalogue as an MCP server (stdio, or --http)")
+    p.add_argument("--http", action="store_true", help="streamable HTTP on --host/--port (path /mcp)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--insecure", action="store_true", help="allow a non-loopback address (no authentication)")
+    p.set_defaults(func=cmd_mcp)
