@@ -8,6 +8,7 @@ constant time against every configured key, and never logged nor echoed back.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 from typing import Annotated
@@ -17,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rag.api.errors import ApiError
 from rag.config import Settings
+from rag.conversations import LOCAL_USER
 from rag.errors import ConfigError
 
 
@@ -67,11 +69,15 @@ _bearer = HTTPBearer(auto_error=False, description="clé d'API (RAG_API_KEYS), s
 
 async def require_key(request: Request,
                       credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-    """FastAPI dependency of the /v1 routes: 401 unless the bearer key is one of ours."""
+    """FastAPI dependency of the /v1 routes: 401 unless the bearer key is one of ours.
+    Sets ``request.state.user_id``, the owner of stored conversations: one user per key
+    (a digest of it), the desktop's local user when the API is open."""
     keys: tuple[str, ...] = request.app.state.api_keys
     if not keys:
+        request.state.user_id = LOCAL_USER
         return
     if credentials is None or not key_matches(credentials.credentials, keys):
         message = ("clé d'API manquante : ajoutez l'en-tête « Authorization: Bearer <clé> »" if credentials is None
                    else "clé d'API invalide")
         raise ApiError(401, message, "invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+    request.state.user_id = "api-key:" + hashlib.sha256(credentials.credentials.encode()).hexdigest()[:32]

@@ -25,7 +25,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from rag.answer.pipeline import AnswerRun, ask
 from rag.api.auth import require_key
-from rag.api.conversation import conversation, record_exchange
+from rag.api.conversation import StoredConversation, conversation
 from rag.api.errors import ERROR_RESPONSES, ApiError
 from rag.api.schemas import AssistantMessage, ChatRequest, ChatResponse, Choice, ModelCard, ModelList, Usage
 from rag.api.state import context_of, services_of
@@ -76,26 +76,31 @@ async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse 
     question, history = conversation(body.messages)
     filters = check_filters(body.filters)
     max_tokens = _max_tokens(body, services_of(request).settings.context_window or DEFAULT_WINDOW)
+    wanted = request.headers.get("x-conversation-id")
+    stored = await run_in_threadpool(StoredConversation.open, request, wanted) if wanted else None
+    if stored is not None and not history:
+        history = stored.history
     run = await run_in_threadpool(lambda: ask(question, context_of(request), history=history, filters=filters,
                                               backend=backend, temperature=body.temperature, max_tokens=max_tokens))
-    reply = Reply(model, run, request.headers.get("x-conversation-id"), request)
+    reply = Reply(model, run, stored, filters)
     if body.stream:
         return await reply.streaming()
     result = await run_in_threadpool(lambda: run.result)
-    await reply.record(result)
+    await reply.record()
     if result.error:
         raise reply.failure(result)
-    return JSONResponse(reply.completion(result).model_dump())
+    return JSONResponse(reply.completion(result).model_dump(), headers=reply.headers)
 
 
 class Reply:
     """One answer on its way to the client, whole or as OpenAI chunks."""
 
-    def __init__(self, model: str, run: AnswerRun, conversation_id: str | None, request: Request) -> None:
-        self.model, self.run, self.request = model, run, request
-        self.conversation_id = conversation_id
+    def __init__(self, model: str, run: AnswerRun, stored: StoredConversation | None,
+                 filters: dict[str, str]) -> None:
+        self.model, self.run, self.stored, self.filters = model, run, stored, filters
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
+        self.headers = {"X-Conversation-Id": stored.id} if stored else {}
 
     def usage(self, answer: str) -> Usage:
         """Tokens of what the engine read (the prompt, or question + passages) and wrote."""
@@ -118,12 +123,12 @@ class Reply:
         """The 502 of a failing backend, with the sources found and any partial answer."""
         return ApiError(502, f"le moteur de réponse a échoué : {result.error}", "backend_error", "backend_error",
                         extra={"sources": [api_source(s).model_dump() for s in result.sources],
-                               "partial_answer": result.answer})
+                               "partial_answer": result.answer}, headers=self.headers)
 
-    async def record(self, result: Answer) -> None:
+    async def record(self) -> None:
         """Store the exchange when the client named a conversation."""
-        if self.conversation_id:
-            await run_in_threadpool(record_exchange, self.request, self.conversation_id, result)
+        if self.stored is not None:
+            await run_in_threadpool(self.stored.save, self.run, self.filters)
 
     def _chunk(self, delta: dict[str, str], finish: str | None = None, **extra: object) -> str:
         payload = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
@@ -135,13 +140,15 @@ class Reply:
         pieces = cast(Generator[str, None, None], self.run.stream())
         reader = iterate_in_threadpool(pieces)
         first = await anext(reader, None)
+        if self.stored is not None:
+            self.stored.mark_first_token()
         if first is None:
             result = self.run.result
             if result.error:
-                await self.record(result)
+                await self.record()
                 raise self.failure(result)
         return StreamingResponse(self._events(first, reader, pieces), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **self.headers})
 
     async def _events(self, first: str | None, reader: AsyncIterator[str], pieces: Generator[str, None, None],
                       ) -> AsyncIterator[str]:
@@ -150,7 +157,7 @@ class Reply:
             async for piece in reader:
                 yield self._chunk({"content": piece})
             result = self.run.result
-            await self.record(result)
+            await self.record()
             sources = [api_source(s).model_dump() for s in result.sources]
             if result.error:
                 error = self.failure(result)

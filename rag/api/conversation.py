@@ -1,4 +1,5 @@
-"""The conversation carried by OpenAI messages, and its storage when the client names it.
+"""The conversation carried by OpenAI messages, and its storage when the client names it
+(header ``X-Conversation-Id``; see :class:`StoredConversation`).
 
 OpenAI clients resend the whole conversation with each request. The last message must
 be the user's question; the earlier user messages, each paired with the assistant
@@ -9,13 +10,22 @@ developer messages are ignored: the assistant's rules are the prompts of ``promp
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 
 from starlette.requests import Request
 
+from rag.answer.pipeline import AnswerRun
 from rag.api.errors import ApiError
 from rag.api.schemas import MAX_MESSAGE_CHARS, ChatMessage
-from rag.types import Answer
+from rag.api.state import services_of
+from rag.conversations import LOCAL_USER, ConversationStore, Timings
+from rag.errors import ConversationNotFound, DatabaseError
+
+log = logging.getLogger(__name__)
+
+NEW = "new"
 
 
 def message_text(message: ChatMessage) -> str:
@@ -51,5 +61,49 @@ def conversation(messages: Sequence[ChatMessage]) -> tuple[str, list[tuple[str, 
     return pending, turns
 
 
-def record_exchange(request: Request, conversation_id: str, answer: Answer) -> None:
-    """Store the exchange in the conversation ``conversation_id`` (see the module doc)."""
+class StoredConversation:
+    """A conversation the client named with the ``X-Conversation-Id`` header: ``new``
+    starts one (its id comes back in the same header), an id continues one. Without
+    history in the messages, the stored one resolves the follow-up. A database failure
+    never costs the answer: it is logged, and the answer is not stored."""
+
+    def __init__(self, store: ConversationStore, user_id: str, conversation_id: str) -> None:
+        self.store, self.user_id, self.id = store, user_id, conversation_id
+        self.history: list[tuple[str, str]] = []
+        self.started = time.perf_counter()
+        self.first_token: float | None = None
+
+    @classmethod
+    def open(cls, request: Request, wanted: str) -> StoredConversation | None:
+        """The conversation (created for ``new``); 404 for an id this user does not own;
+        None when the database fails."""
+        store = services_of(request).conversations
+        user_id: str = getattr(request.state, "user_id", LOCAL_USER)
+        try:
+            if wanted.strip().lower() == NEW:
+                return cls(store, user_id, store.create_conversation(user_id).id)
+            stored = cls(store, user_id, wanted.strip())
+            stored.history = store.history(stored.id, user_id)
+            return stored
+        except ConversationNotFound as exc:
+            raise ApiError(404, str(exc), "conversation_not_found", param="X-Conversation-Id") from None
+        except DatabaseError as exc:
+            log.warning("conversation not stored, database unavailable: %s", exc)
+            return None
+
+    def mark_first_token(self) -> None:
+        if self.first_token is None:
+            self.first_token = time.perf_counter()
+
+    def save(self, run: AnswerRun, explicit: dict[str, str]) -> None:
+        """Append the answer as the conversation's next turn, like the UI does."""
+        done = time.perf_counter()
+        timings = Timings(total_ms=round((done - self.started) * 1000, 1),
+                          first_token_ms=round(((self.first_token or done) - self.started) * 1000, 1))
+        result = run.result
+        inferred = {key: value for key, value in result.filters.items() if key not in explicit}
+        try:
+            self.store.add_turn(self.id, self.user_id, result, timings, getattr(run.backend.options, "model", None),
+                                inferred=inferred)
+        except DatabaseError as exc:
+            log.warning("turn not stored in conversation %s: %s", self.id, exc)

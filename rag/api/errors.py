@@ -18,7 +18,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.errors import BackendError, ConfigError, IndexError_, InputError, RagError, StoreUnavailable
+from rag.errors import (
+    BackendError,
+    ConfigError,
+    ConversationNotFound,
+    DatabaseError,
+    IndexError_,
+    InputError,
+    RagError,
+    StoreUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +135,11 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 def rag_error(exc: RagError) -> ApiError:
     """Our exception tree -> the API error (status and code)."""
+    if isinstance(exc, ConversationNotFound):
+        return ApiError(404, str(exc), "conversation_not_found")
+    if isinstance(exc, DatabaseError):
+        return ApiError(503, f"base des conversations indisponible : {exc}", "database_unavailable",
+                        "service_unavailable")
     if isinstance(exc, InputError):
         return ApiError(400, f"requête invalide : {exc}", "invalid_request")
     if isinstance(exc, (IndexError_, StoreUnavailable)):
