@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     data_dir: Path = ROOT / ".data"
     denylist_path: Path = ROOT / "corpus" / "denylist.txt"
     places_path: Path = ROOT / "corpus" / "places.csv"
+    synonyms_path: Path = ROOT / "corpus" / "synonyms.txt"
     prompts_dir: Path = ROOT / "prompts"
 
     chroma_url: str | None = None
@@ -76,7 +77,8 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = Field(None, description="bearer keys of `python -m rag serve`, comma-separated")
     api_keys_file: Path | None = Field(None, description="a file of bearer keys, one per line (# comments)")
 
-    @field_validator("corpus_dir", "data_dir", "denylist_path", "places_path", "prompts_dir", "embedder_model_path")
+    @field_validator("corpus_dir", "data_dir", "denylist_path", "places_path", "synonyms_path", "prompts_dir",
+                     "embedder_model_path")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return None if value is None else Path(value).expanduser().resolve()

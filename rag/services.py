@@ -22,8 +22,9 @@ from rag.catalogue.spam import load_denylist
 from rag.config import Settings, get_settings
 from rag.errors import IndexError_
 from rag.index.indexing import IndexReport, index_corpus, manifest_path, read_manifest
-from rag.index.lexical import LexicalIndex
+from rag.index.lexical import Analyzer, LexicalIndex
 from rag.index.store import VectorStore
+from rag.search.expansion import Thesaurus, load_thesaurus
 
 if TYPE_CHECKING:
     from rag.answer.backends.base import Backend
@@ -89,7 +90,7 @@ class Services:
 
         def build() -> Retriever:
             self.store.open(self.embedder.config())
-            return Retriever(self.store, self.lexical, self.embedder, self.settings)
+            return Retriever(self.store, self.lexical, self.embedder, self.settings, thesaurus=self.thesaurus)
 
         return self._get("retriever", build)
 
@@ -146,6 +147,12 @@ class Services:
         """The deny-list patterns (``corpus/denylist.txt``)."""
         path = self.settings.denylist_path
         return self._by_mtime("denylist", [path], lambda: load_denylist(path))
+
+    def thesaurus(self) -> Thesaurus:
+        """The BM25 query-expansion thesaurus (``corpus/synonyms.txt``; a bad line raises
+        ``ConfigError``), re-read when the file changes."""
+        path = self.settings.synonyms_path
+        return self._by_mtime("synonyms", [path], lambda: load_thesaurus(path, Analyzer().terms))
 
     def ensure_index(self, progress_cb: Callable[[int, int], None] | None = None) -> IndexReport | None:
         """Index the corpus if it is missing or changed; None when it was already current.

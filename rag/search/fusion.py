@@ -47,8 +47,8 @@ def fuse(lists: list[list[tuple[Chunk, float]]], weights: list[float]) -> list[t
         raise ValueError("one weight per result list")
     scores: dict[str, float] = {}
     chunks: dict[str, Chunk] = {}
-    for found, weight in zip(lists, weights):
-        for (chunk, _), value in zip(found, normalise([s for _, s in found])):
+    for found, weight in zip(lists, weights, strict=True):
+        for (chunk, _), value in zip(found, normalise([s for _, s in found]), strict=True):
             scores[chunk.id] = scores.get(chunk.id, 0.0) + weight * value
             chunks.setdefault(chunk.id, chunk)
     order = sorted(scores, key=lambda cid: (-scores[cid], cid))

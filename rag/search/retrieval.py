@@ -1,6 +1,8 @@
 """Hybrid retrieval: dense (Chroma) + BM25, fused by their normalised scores
 (``rag.search.fusion``: distribution-based score fusion), then diversified so that one fiche
-cannot fill the top-k.
+cannot fill the top-k. The BM25 query is the question's terms plus, at a lower weight,
+their equivalents from the domain thesaurus (``rag.search.expansion``), so everyday words
+reach the fiches' trade words.
 
 Filters are exact: the matching chunks are computed in Python over the BM25 index's
 chunks (Chroma's ``where`` cannot match inside a " | "-joined list, and is slow), the
@@ -12,6 +14,8 @@ The retriever holds no mutable state: one instance serves many threads.
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 
@@ -20,6 +24,7 @@ from rag.errors import InputError
 from rag.index.embeddings import Embedder
 from rag.index.lexical import LexicalIndex
 from rag.index.store import VectorStore
+from rag.search.expansion import Thesaurus
 from rag.search.filters import FILTER_FIELDS, check_filters, chunk_matches, value_matches
 from rag.search.fusion import fuse
 from rag.text import clean_question
@@ -49,11 +54,15 @@ class Retriever:
     """Above this many allowed chunks, a filtered dense query over-fetches instead of
     sending the ids to Chroma."""
 
-    def __init__(self, store: VectorStore, lexical: LexicalIndex, embedder: Embedder, settings: Settings) -> None:
+    def __init__(self, store: VectorStore, lexical: LexicalIndex, embedder: Embedder, settings: Settings,
+                 thesaurus: Callable[[], Thesaurus] | None = None) -> None:
+        """``thesaurus``: gives the current thesaurus (``Services.thesaurus``, re-read when
+        its file changes); None: BM25 on the question's own words only."""
         self.store = store
         self.lexical = lexical
         self.embedder = embedder
         self.settings = settings
+        self.thesaurus = thesaurus
         self._columns = _columns(lexical.chunks)
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: dict[str, str] | None = None) -> list[Hit]:
@@ -75,7 +84,7 @@ class Retriever:
             dense_found = sorted(((c, s) for c, s in found if chunk_matches(c, checked)),
                                  key=lambda h: (-h[1], h[0].id))
         if mode in ("hybrid", "bm25"):
-            lexical_found = self.lexical.search(question, depth, mask)
+            lexical_found = self.lexical.search_weighted(self.lexical_query(question), depth, mask)
         if mode == "hybrid":
             weight = self.settings.dense_weight
             ranked = fuse([dense_found, lexical_found], [weight, 1.0 - weight])
@@ -85,6 +94,15 @@ class Retriever:
         lexical = {c.id: s for c, s in lexical_found}
         hits = [Hit(c, s, dense.get(c.id), lexical.get(c.id)) for c, s in ranked]
         return diversify(hits, k, self.settings.max_per_fiche)
+
+    def lexical_query(self, question: str) -> dict[str, float]:
+        """The weighted BM25 terms of ``question``: its own (weight 1 per occurrence) plus
+        the thesaurus' equivalents (see :mod:`rag.search.expansion`)."""
+        terms = self.lexical.terms(question)
+        weights = {term: float(count) for term, count in Counter(terms).items()}
+        if self.thesaurus is not None:
+            weights.update(self.thesaurus().expand(terms))
+        return weights
 
     def _resolve(self, found: list[tuple[str, float]]) -> list[tuple[Chunk, float]]:
         """Chunks of dense hits from the BM25 index's table; from the store for ids it
