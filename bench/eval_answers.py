@@ -1,14 +1,21 @@
-"""Answer quality on the dev set, through the whole pipeline (extractive backend by default).
+"""Answer quality on a question set, through the whole pipeline (extractive backend by default).
 
-For each question of ``eval/dev.jsonl``:
+For each question (``eval/dev.jsonl`` by default; any set of ``eval/`` works):
 
 * citation validity: every ``[n]`` in the final answer is the number of a passage that
   was given to the backend (target 100%);
-* gold citation (covered questions): at least one cited passage belongs to a gold fiche
-  (target >= 90%);
-* abstention: not-covered questions abstain, covered ones do not (target: all / none).
+* covered questions (a non-empty gold): not abstained; gold cited (at least one cited
+  passage belongs to a gold fiche); **cited-initiative precision** (of the initiatives
+  the answer cites, the share that are gold) and **recall** (of the gold initiatives,
+  the share cited), both summed over the questions of a kind (micro average); exact set
+  (the cited initiatives are exactly the gold ones: what a "which initiatives" or a
+  territory question asks);
+* ``not_covered`` questions (and any other empty gold): abstained;
+* ``not_covered_detail`` (a fiche is gold but lacks the asked detail): the answer says
+  « La fiche ne précise pas … » and cites the gold fiche.
 
-    .venv/bin/python bench/eval_answers.py [--backend extractive] [--embedder use] [--details]
+    .venv/bin/python bench/eval_answers.py [--questions eval/dev.jsonl] [--backend extractive]
+        [--embedder use] [--details]
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import argparse
 import re
 import sys
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -25,7 +33,80 @@ from _common import indexed_services  # noqa: E402
 
 from rag.answer.pipeline import ask  # noqa: E402
 from rag.config import ROOT  # noqa: E402
-from rag.search.evaluation import load_questions  # noqa: E402
+from rag.search.evaluation import Question, load_questions  # noqa: E402
+from rag.types import Answer  # noqa: E402
+
+DETAIL = "not_covered_detail"
+LACKS = re.compile(r"ne précise pas", re.I)
+
+
+@dataclass
+class Tally:
+    """Counts for one kind of question (or all covered ones)."""
+
+    questions: int = 0
+    answered: int = 0
+    gold_cited: int = 0
+    exact: int = 0
+    right: int = 0  # cited initiatives that are gold
+    cited: int = 0  # cited initiatives
+    gold: int = 0  # gold initiatives
+    ok: int = 0  # the kind's own success (abstained, detail said missing…)
+    misses: list[str] = field(default_factory=list)
+
+    def add_covered(self, gold: set[str], cited: set[str], abstained: bool) -> bool:
+        """Count a covered question; True when the gold is cited and nothing else."""
+        self.questions += 1
+        self.answered += not abstained
+        self.gold_cited += bool(cited & gold) and not abstained
+        self.right += len(cited & gold)
+        self.cited += len(cited)
+        self.gold += len(gold)
+        self.exact += cited == gold
+        return cited == gold
+
+
+def ratio(good: int, count: int) -> str:
+    return f"{good}/{count} = {good / count:.1%}" if count else "–"
+
+
+def score(question: Question, result: Answer, tallies: dict[str, Tally]) -> tuple[bool, str]:
+    """Add one answered question to its kind's tally (and the covered total); returns
+    (success, short verdict)."""
+    cited = {s.fiche_id for s in result.citations}
+    tally = tallies[question.kind]
+    if question.kind == DETAIL:
+        tally.questions += 1
+        ok = bool(LACKS.search(result.answer)) and bool(cited & set(question.gold))
+        tally.ok += ok
+        return ok, "detail said missing" if ok else "detail not said missing"
+    if not question.covered:
+        tally = tallies[question.kind if question.kind == "not_covered" else f"{question.kind}, gold []"]
+        tally.questions += 1
+        tally.ok += result.abstained
+        return result.abstained, "abstained" if result.abstained else "answered"
+    gold = set(question.gold)
+    exact = tally.add_covered(gold, cited, result.abstained)
+    tallies["(all covered)"].add_covered(gold, cited, result.abstained)
+    wrong = sorted(f[:28] for f in cited - gold)
+    missing = sorted(f[:28] for f in gold - cited)
+    ok = bool(cited & gold) and not result.abstained
+    return ok, "exact" if exact else f"extra={wrong} missing={missing} abstained={result.abstained}"
+
+
+def report(tallies: dict[str, Tally]) -> None:
+    """One line per kind: covered kinds get precision/recall, the others their success rate."""
+    print(f"{'kind':20} {'n':>3}  {'answered':>14}  {'gold cited':>14}  {'precision':>16}  "
+          f"{'recall':>16}  {'exact set':>14}")
+    for kind in sorted(tallies, key=lambda k: (k.startswith("("), k)):
+        t = tallies[kind]
+        if t.gold:
+            print(f"{kind:20} {t.questions:3}  {ratio(t.answered, t.questions):>14}  "
+                  f"{ratio(t.gold_cited, t.questions):>14}  {ratio(t.right, t.cited):>16}  "
+                  f"{ratio(t.right, t.gold):>16}  {ratio(t.exact, t.questions):>14}")
+        elif t.questions:
+            what = "detail said missing" if kind == DETAIL else "abstained"
+            print(f"{kind:20} {t.questions:3}  {what}: {ratio(t.ok, t.questions)}")
 
 
 def main() -> int:
@@ -36,7 +117,7 @@ def main() -> int:
     parser.add_argument("--details", action="store_true", help="one line per question")
     args = parser.parse_args()
     services = indexed_services(args.embedder, "eval-")
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    tallies: dict[str, Tally] = defaultdict(Tally)
     failures: list[str] = []
     cited_total = valid_total = 0
     for question in load_questions(args.questions):
@@ -46,32 +127,17 @@ def main() -> int:
         shown = [int(n) for n in re.findall(r"\[(\d+)\]", result.answer)]
         cited_total += len(shown)
         valid_total += sum(n in given for n in shown)
-        if question.covered:
-            ok = not result.abstained and bool({s.fiche_id for s in result.citations} & set(question.gold))
-            totals[f"gold cited ({question.kind})"][0] += ok
-            totals[f"gold cited ({question.kind})"][1] += 1
-            totals["gold cited (all covered)"][0] += ok
-            totals["gold cited (all covered)"][1] += 1
-            totals["covered, not abstained"][0] += not result.abstained
-            totals["covered, not abstained"][1] += 1
-        else:
-            ok = result.abstained
-            totals["not covered, abstained"][0] += ok
-            totals["not covered, abstained"][1] += 1
-        if not ok:
-            failures.append(f"  {question.kind:11} abstained={result.abstained!s:5} "
-                            f"cited={[s.fiche_id[:28] for s in result.citations][:3]} {question.q[:60]}")
+        ok, verdict = score(question, result, tallies)
+        if not ok or (question.covered and "exact" != verdict and args.details):
+            failures.append(f"  {'BAD' if not ok else 'imp'} {question.kind:12} {verdict}  {question.q[:70]}")
         if args.details:
-            print(f"{'ok ' if ok else 'BAD'} {question.kind:11} {result.evidence:40} {question.q[:60]}")
-    print(f"backend={args.backend} embedder={args.embedder} mode={services.settings.search_mode} "
-          f"k={services.settings.top_k}")
-    validity = valid_total / cited_total if cited_total else 1.0
-    print(f"citation validity: {valid_total}/{cited_total} = {validity:.1%} (target 100%)")
-    for name in sorted(totals):
-        good, count = totals[name]
-        print(f"{name:32} {good:3}/{count:<3} = {good / count:.1%}")
+            print(f"{'ok ' if ok else 'BAD'} {question.kind:12} {result.evidence:38} {question.q[:60]}")
+    print(f"{args.questions}: backend={args.backend} embedder={args.embedder} "
+          f"mode={services.settings.search_mode} k={services.settings.top_k}")
+    print(f"citation validity: {ratio(valid_total, cited_total)} (target 100%)")
+    report(tallies)
     if failures:
-        print("misses:")
+        print("misses (BAD) and imprecise answers (imp, with --details):")
         print("\n".join(failures))
     return 0
 

@@ -119,7 +119,10 @@ class Services:
         """The catalogue, id -> fiche (malformed files skipped, as when indexing)."""
         from rag.catalogue.corpus import load_corpus
 
-        return self._get("fiches", lambda: Catalogue(load_corpus(self.settings.corpus_dir).fiches))
+        from rag.catalogue.places import places_or_empty
+
+        return self._get("fiches", lambda: Catalogue(load_corpus(self.settings.corpus_dir).fiches,
+                                                     places_or_empty(self.settings.places_path)))
 
     @property
     def conversations(self) -> ConversationStore:

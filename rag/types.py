@@ -19,7 +19,7 @@ def chunk_header(title: str, section: str) -> str:
 class Chunk(BaseModel):
     """One indexed passage. ``metadata`` is flat (str values) so Chroma can filter on it:
     keys ``ville``, ``echelle``, ``type_acteur``, ``partenaires`` (values joined by " | "),
-    ``acteur``, ``lien``."""
+    ``acteur``, ``lien``, and the place ``commune``, ``departement``, ``region``."""
 
     id: str  # "<fiche_id>::<section slug>::<part>" stable across re-imports
     fiche_id: str

@@ -25,7 +25,7 @@ from rag.catalogue.catalogue import Catalogue
 from rag.catalogue.spam import link_guard
 from rag.config import Settings
 from rag.errors import BackendError
-from rag.search.filters import check_filters, infer_filters
+from rag.search.filters import FILTER_FIELDS, check_filters, infer_filters, place_depth
 from rag.search.retrieval import Retriever
 from rag.text import clean_question
 from rag.types import Answer, GenerationRequest, Hit, Passage, Source
@@ -142,7 +142,7 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
     standalone = standalone_question(text, history, fiches, engine, prompts)
     inferred = infer_filters(standalone, fiches) if infer else {}
     wanted = {**inferred, **explicit}
-    k = k or settings.top_k
+    k = place_depth(wanted, fiches, k or settings.top_k, settings.max_per_fiche)
     hits = services.retriever.search(standalone, k=k, mode=settings.search_mode, filters=wanted)
     decision = _decide(standalone, hits, wanted, services)
     spam = services.spam_patterns()
@@ -162,7 +162,7 @@ def _decide(standalone: str, hits: list[Hit], filters: dict[str, str], services:
     """Abstention: nothing found (with the filters), names settle it, or the cosine does
     (overruled when the passages hold the question's words)."""
     if filters and not hits:
-        wanted = ", ".join(f"{key} = « {value} »" for key, value in filters.items())
+        wanted = ", ".join(f"{FILTER_FIELDS[key].label} = « {value} »" for key, value in filters.items())
         return Decision(True, f"Aucune initiative du catalogue ne correspond à : {wanted}.")
     if not hits:
         return Decision(True, "Aucun passage du catalogue ne correspond à la question.")

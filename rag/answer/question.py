@@ -81,11 +81,10 @@ def carry_subject(question: str, previous: str, fiches: Catalogue) -> str:
     """Extractive rewrite: the previous question's key terms, then the follow-up."""
     if not looks_like_followup(question):
         return question
-    dropped = set()
-    if infer_filters(question, fiches).get("ville"):
-        old_place = infer_filters(previous, fiches).get("ville")
-        if old_place:
-            dropped = set(re.findall(r"\w+", fold_spaced(old_place)))
+    dropped: set[str] = set()
+    if infer_filters(question, fiches):  # a new place (commune, département, région) replaces the old one
+        for old_place in infer_filters(previous, fiches).values():
+            dropped.update(re.findall(r"\w+", fold_spaced(old_place)))
     terms = [w for w in _content_words(previous)
              if fold_spaced(w) not in FOLLOWUP_GENERIC and not set(re.findall(r"\w+", fold_spaced(w))) & dropped]
     return f"{' '.join(terms)} — {question}" if terms else question

@@ -11,16 +11,30 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
+from typing import NamedTuple
 
-from rag.catalogue.fiche import VILLE, Fiche
+from rag.catalogue.fiche import PLACE_FIELDS, Fiche
+from rag.catalogue.places import LEVELS, PlaceTable, label_parts
 from rag.text import fold_spaced, squash
 
 
-class Catalogue(Mapping[str, Fiche]):
-    """Read-only mapping fiche id -> :class:`Fiche`, in load order."""
+class PlaceName(NamedTuple):
+    """What a place name of a question designates: the filter key (``commune``,
+    ``departement``, ``region``), the filter value, and whether a fiche is there."""
 
-    def __init__(self, fiches: Iterable[Fiche]) -> None:
+    key: str
+    value: str
+    in_catalogue: bool
+
+
+class Catalogue(Mapping[str, Fiche]):
+    """Read-only mapping fiche id -> :class:`Fiche`, in load order. ``places``: the
+    place table (``corpus/places.csv``), so that a question may name a département or
+    a région that no fiche is in (and get "no initiative there" rather than a guess)."""
+
+    def __init__(self, fiches: Iterable[Fiche], places: PlaceTable | None = None) -> None:
         self._fiches = {fiche.id: fiche for fiche in fiches}
+        self._places = places or PlaceTable()
 
     def __getitem__(self, fiche_id: str) -> Fiche:
         return self._fiches[fiche_id]
@@ -42,13 +56,34 @@ class Catalogue(Mapping[str, Fiche]):
         return frozenset(words)
 
     @cached_property
-    def place_names(self) -> dict[str, str]:
-        """Squashed place name -> filter value. An address ("106 rue X, Lyon") gives its
-        last part too."""
-        names: dict[str, str] = {}
-        for fiche in self._fiches.values():
-            for value in fiche.values(VILLE):
-                for candidate in (value, value.rsplit(",", 1)[-1]):
-                    if squash(candidate) and not any(ch.isdigit() for ch in candidate):
-                        names.setdefault(squash(candidate), candidate.strip())
+    def place_values(self) -> dict[str, frozenset[str]]:
+        """Level -> the squashed place values of the fiches (``"finistere 29"``)."""
+        return {level: frozenset(squash(v) for f in self._fiches.values() for v in f.values(level))
+                for level in PLACE_FIELDS}
+
+    @cached_property
+    def place_names(self) -> dict[str, PlaceName]:
+        """Squashed place name -> what it designates: every name and alias of the place
+        table, then the fiches' own places (a département by its name: "finistere")."""
+        names: dict[str, PlaceName] = {}
+        for level in reversed(LEVELS):  # narrowest last: "Paris" is the commune
+            for name, place in self._places.names[level].items():
+                value = getattr(place, level)
+                names[name] = PlaceName(level, value, squash(value) in self.place_values[level])
+        for level in reversed(LEVELS):
+            for fiche in self._fiches.values():
+                for value in fiche.values(level):
+                    names[squash(label_parts(value)[0])] = PlaceName(level, value, True)
         return names
+
+    @cached_property
+    def departement_codes(self) -> dict[str, PlaceName]:
+        """Département number (``"29"``, ``"2a"``) -> its place name (table and fiches)."""
+        codes = {code: PlaceName("departement", place.departement,
+                                 squash(place.departement) in self.place_values["departement"])
+                 for code, place in self._places.codes.items()}
+        for fiche in self._fiches.values():
+            _, code = label_parts(fiche.departement)
+            if code:
+                codes[code.casefold()] = PlaceName("departement", fiche.departement, True)
+        return codes

@@ -5,6 +5,9 @@ File format (users may edit or add such files by hand)::
     ---
     id: accueil-en-mairie-de-brest
     title: Accueil en Mairie de brest
+    commune: Brest
+    departement: Finistère (29)
+    region: Bretagne
     metadata:
       Ville: Brest
       Partenaires associés:
@@ -19,7 +22,8 @@ Section text is kept verbatim. A text line that would read as a heading (``## x`
 written with one extra leading backslash (``\\## x``) and unescaped on reading, so any
 text survives the round trip. Text cannot start or end with a blank line, nor contain
 ``\\r``: :func:`fiche_to_markdown` refuses such a fiche rather than change it.
-YAML scalars are always read as strings (``Ville: 2024`` stays ``"2024"``).
+YAML scalars are always read as strings (``Ville: 2024`` stays ``"2024"``). ``commune``,
+``departement`` and ``region`` (the place, normalised at import) are optional.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from pathlib import Path
 
 import yaml
 
-from rag.catalogue.fiche import MULTI_VALUED, Fiche
+from rag.catalogue.fiche import MULTI_VALUED, PLACE_FIELDS, Fiche
 from rag.errors import CorpusError
 
 HEADING_RE = re.compile(r"^##(?:[ \t]+(.*?))?[ \t]*$")
@@ -75,6 +79,7 @@ def fiche_to_markdown(fiche: Fiche) -> str:
     if not ID_RE.match(fiche.id):
         raise ValueError(f"fiche id {fiche.id!r} is not a slug (a-z, 0-9, '-')")
     head: dict[str, object] = {"id": fiche.id, "title": fiche.title}
+    head.update((level, getattr(fiche, level)) for level in PLACE_FIELDS if getattr(fiche, level))
     if fiche.metadata:
         head["metadata"] = dict(fiche.metadata)
     front = _dump_yaml(head)
@@ -176,7 +181,11 @@ def markdown_to_fiche(text: str, path: Path | str = "<fiche>") -> Fiche:
     if not isinstance(fiche_id, str) or not ID_RE.match(fiche_id):
         raise CorpusError(path, 1, f"id {fiche_id!r} invalide : lettres minuscules, chiffres et '-'")
     metadata = _metadata(head.get("metadata"), path, 1)
-    return Fiche(id=fiche_id, title=title, sections=_sections(lines, body_start, path), metadata=metadata)
+    place = {level: head[level] for level in PLACE_FIELDS if head.get(level) not in (None, "")}
+    for level, value in place.items():
+        if not isinstance(value, str):
+            raise CorpusError(path, 1, f"champ '{level}' : un seul texte attendu (ex. {level}: Bretagne)")
+    return Fiche(id=fiche_id, title=title, sections=_sections(lines, body_start, path), metadata=metadata, **place)
 
 
 def load_corpus(corpus_dir: Path | str) -> CorpusLoad:

@@ -52,16 +52,31 @@ def slugify(text: str) -> str:
     return slug[:80].rstrip("-") or "fiche"
 
 
+COMMUNE, DEPARTEMENT, REGION = "commune", "departement", "region"
+PLACE_FIELDS: tuple[str, ...] = (COMMUNE, DEPARTEMENT, REGION)
+"""Where the initiative is, normalised at import from ``Ville`` and ``corpus/places.csv``
+(``rag.catalogue.places``): front-matter keys of the fiche file, not export labels."""
+
+
 class Fiche(BaseModel):
-    """One initiative. ``sections`` keeps the export's order; empty sections are absent."""
+    """One initiative. ``sections`` keeps the export's order; empty sections are absent.
+    ``commune``, ``departement`` ("Finistère (29)") and ``region`` are its place (any may
+    be empty)."""
 
     id: str
     title: str
+    commune: str = ""
+    departement: str = ""
+    region: str = ""
     sections: dict[str, str] = Field(default_factory=dict)
     metadata: dict[str, MetaValue] = Field(default_factory=dict)
 
     def values(self, field: str) -> list[str]:
-        """A metadata field as a list, whatever its arity (``[]`` when absent)."""
+        """A metadata field (or a place level of :data:`PLACE_FIELDS`) as a list,
+        whatever its arity (``[]`` when absent)."""
+        if field in PLACE_FIELDS:
+            place = getattr(self, field)
+            return [place] if place else []
         value = self.metadata.get(field)
         if value is None:
             return []
@@ -79,5 +94,6 @@ class Fiche(BaseModel):
         return url if re.match(r"https?://[^\s/]+\.[^\s]+", url) else ""
 
     def to_json(self) -> dict:
-        """The public JSON shape: ``{"id", "title", "sections", "metadata"}``."""
+        """The public JSON shape: ``{"id", "title", "commune", "departement", "region",
+        "sections", "metadata"}``."""
         return self.model_dump(mode="json")

@@ -38,6 +38,7 @@ from rag.catalogue.export_format import (
     looks_like_title,
 )
 from rag.catalogue.fiche import MULTI_VALUED, SECTIONS, Fiche, slugify
+from rag.catalogue.places import PlaceTable, load_places, place_fiche
 from rag.catalogue.spam import load_denylist
 from rag.errors import ImportFailed
 
@@ -253,8 +254,10 @@ def _assign_ids(drafts: list[_Draft], report: ImportReport, removed: Counter[str
             report.fiches.append(fiche)
 
 
-def parse_export(text: str, denylist: Sequence[str], source: str = "<export>") -> ImportReport:
-    """Split an export's text into clean fiches. No fiche at all raises :class:`ImportFailed`."""
+def parse_export(text: str, denylist: Sequence[str], source: str = "<export>",
+                 places: PlaceTable | None = None) -> ImportReport:
+    """Split an export's text into clean fiches, each placed (commune, département,
+    région) from ``places`` when given. No fiche at all raises :class:`ImportFailed`."""
     removed: Counter[str] = Counter()
     lines = []
     for no, raw in enumerate(text.split("\n"), start=1):
@@ -271,13 +274,21 @@ def parse_export(text: str, denylist: Sequence[str], source: str = "<export>") -
             "suivi d'une rubrique (Description, Enjeux…) ; vérifiez le fichier"
         )
     report.removed = dict(sorted(removed.items()))
+    if places is not None:
+        for index, fiche in enumerate(report.fiches):
+            report.fiches[index], warning = place_fiche(fiche, places)
+            if warning:
+                report.warnings.append(f"{source}: {warning}")
     return report
 
 
-def import_export(path: Path | str, out_dir: Path | str, denylist_path: Path | str) -> ImportReport:
+def import_export(path: Path | str, out_dir: Path | str, denylist_path: Path | str,
+                  places_path: Path | str | None = None) -> ImportReport:
     """Import one export file into ``out_dir`` (one ``<id>.md`` per fiche), all or nothing.
 
-    Fiches with the same id are updated, other files of ``out_dir`` are kept.
+    Fiches with the same id are updated, other files of ``out_dir`` are kept. With
+    ``places_path`` (``corpus/places.csv``), each fiche gets its commune, département
+    and région; a place missing from the table is a warning, not an error.
     """
     path, out_dir = Path(path), Path(out_dir)
     if not path.is_file():
@@ -290,7 +301,10 @@ def import_export(path: Path | str, out_dir: Path | str, denylist_path: Path | s
     text, warnings = decode_export(data, str(path))
     if not Path(denylist_path).is_file():
         warnings.append(f"{denylist_path}:0: liste de spam introuvable, aucun spam filtré")
-    report = parse_export(text, load_denylist(denylist_path), source=str(path))
+    places = load_places(places_path) if places_path is not None else None
+    if places_path is not None and not Path(places_path).is_file():
+        warnings.append(f"{places_path}:0: table des lieux introuvable, fiches importées sans département ni région")
+    report = parse_export(text, load_denylist(denylist_path), source=str(path), places=places)
     report.warnings[:0] = warnings
     try:
         report.written = write_fiches(report.fiches, out_dir)

@@ -33,7 +33,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     out_dir = args.out or settings.corpus_dir
-    report = import_export(args.export, out_dir, settings.denylist_path)
+    report = import_export(args.export, out_dir, settings.denylist_path, settings.places_path)
     for warning in report.warnings:
         print(f"attention : {warning}", file=sys.stderr)
     removed = ", ".join(f"{REMOVAL_LABELS.get(kind, kind)} {count}" for kind, count in report.removed.items())

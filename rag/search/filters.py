@@ -1,10 +1,12 @@
 """Metadata filters: which keys exist, how a value matches, values inferred from a
-question ("à Nantes" -> ville=Nantes) and the values offered as chips in the UI.
+question ("à Nantes" -> commune=Nantes, "dans le 29" -> departement=Finistère (29),
+"en Bretagne" -> region=Bretagne) and the values offered as chips in the UI.
 
 Matching is case- and accent-insensitive and works on each element of a multi-valued
 field (chunk metadata joins them with " | "): a wanted value matches an element equal
-to it or containing it as whole words ("Lyon" matches "106 rue Pierre Corneille, Lyon",
-"DETEA" matches "Agence DETEA").
+to it or containing it as whole words ("DETEA" matches "Agence DETEA", "29" matches
+"Finistère (29)"). A wanted value may list alternatives joined by " | " ("Bretagne |
+Pays de la Loire"): any of them matches.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from rag.catalogue.catalogue import Catalogue
-from rag.catalogue.fiche import ECHELLE, PARTENAIRES, TYPE_ACTEUR, VILLE, Fiche
+from rag.catalogue.catalogue import Catalogue, PlaceName
+from rag.catalogue.fiche import COMMUNE, DEPARTEMENT, ECHELLE, PARTENAIRES, REGION, TYPE_ACTEUR, Fiche
 from rag.errors import InputError
 from rag.text import squash
 from rag.types import Chunk
@@ -29,33 +31,53 @@ class FilterField(NamedTuple):
 
 
 FILTER_FIELDS: dict[str, FilterField] = {
-    "ville": FilterField("ville", VILLE, "Ville"),
+    "commune": FilterField("commune", COMMUNE, "Commune"),
+    "departement": FilterField("departement", DEPARTEMENT, "Département"),
+    "region": FilterField("region", REGION, "Région"),
     "echelle": FilterField("echelle", ECHELLE, "Échelle d'action"),
     "type_acteur": FilterField("type_acteur", TYPE_ACTEUR, "Type d'acteur"),
     "partenaire": FilterField("partenaires", PARTENAIRES, "Partenaire"),
 }
+"""Every filter, defined once: the CLI, the chips and the answer's filter line use these
+keys and labels."""
 
-_LOCATIVE = r"(?:a|en|au|aux|dans|sur|vers|pres de|autour de|ville de|region|in|near)"
+ALIASES = {"ville": "commune"}
+"""Older filter names still accepted (``--filter ville=Nantes``)."""
+
+ALTERNATIVES = " | "
+
+_LOCATIVES = frozenset({"a", "en", "au", "aux", "dans", "sur", "vers", "pres", "autour", "ville", "region",
+                        "departement", "in", "near"})
 """Words that announce a place, folded: "à Nantes", "en Bretagne", "in Brest"."""
+_ARTICLES = frozenset({"le", "la", "l", "les", "de", "du", "des", "d"})
+"""Words allowed between the announcing word and the place ("dans le Finistère",
+"près de Brest", "département du Finistère")."""
+_NUMBER = re.compile(r"(?<!\w)(?:(?:dans|sur) le|departement(?: du)?) (\d{2}|2a|2b|97\d)(?!\w)")
+"""A département by its number: "dans le 29", "département du 35" (on squashed words)."""
 
 
 def check_filters(filters: Mapping[str, str] | None) -> dict[str, str]:
-    """Validate user filters: known keys, non-empty values (else :class:`InputError`)."""
+    """Validate user filters: known keys (or an alias), non-empty values (else :class:`InputError`)."""
     checked: dict[str, str] = {}
     for key, value in (filters or {}).items():
-        if key not in FILTER_FIELDS:
+        if ALIASES.get(key, key) not in FILTER_FIELDS:
             raise InputError(f"unknown filter '{key}'; valid filters: {', '.join(FILTER_FIELDS)}")
         if not isinstance(value, str) or not squash(value):
             raise InputError(f"filter '{key}' needs a value, e.g. {key}=…")
-        checked[key] = value.strip()
+        checked[ALIASES.get(key, key)] = value.strip()
     return checked
 
 
 def value_matches(wanted: str, stored: str) -> bool:
-    """Does one element of ``stored`` (" | "-joined) equal or contain ``wanted`` as words?"""
-    target = squash(wanted)
-    pattern = re.compile(rf"(?<!\w){re.escape(target)}(?!\w)")
-    return any(pattern.search(squash(element)) for element in stored.split(" | "))
+    """Does one element of ``stored`` (" | "-joined) equal or contain one alternative of
+    ``wanted`` as words?"""
+    elements = [squash(element) for element in stored.split(" | ")]
+    for alternative in wanted.split(ALTERNATIVES):
+        target = squash(alternative)
+        pattern = re.compile(rf"(?<!\w){re.escape(target)}(?!\w)")
+        if target and any(pattern.search(element) for element in elements):
+            return True
+    return False
 
 
 def chunk_matches(chunk: Chunk, filters: Mapping[str, str]) -> bool:
@@ -66,11 +88,18 @@ def chunk_matches(chunk: Chunk, filters: Mapping[str, str]) -> bool:
     )
 
 
-def facet_values(fiches: Iterable[Fiche]) -> dict[str, list[str]]:
+def fiche_matches(fiche: Fiche, filters: Mapping[str, str]) -> bool:
+    """True when the fiche satisfies every filter (checked keys only)."""
+    return all(any(value_matches(value, stored) for stored in fiche.values(FILTER_FIELDS[key].fiche_field))
+               for key, value in filters.items())
+
+
+def facet_values(fiches: Iterable[Fiche] | Mapping[str, Fiche]) -> dict[str, list[str]]:
     """For each filter key, the distinct values of the catalogue (first spelling kept),
-    sorted alphabetically ignoring case and accents: the UI's chips."""
+    sorted alphabetically ignoring case and accents: the UI's chips (and the Catalogue
+    page's charts by région). Takes fiches or a :class:`Catalogue`."""
     facets: dict[str, dict[str, str]] = {key: {} for key in FILTER_FIELDS}
-    for fiche in fiches:
+    for fiche in fiches.values() if isinstance(fiches, Mapping) else fiches:
         for key, field in FILTER_FIELDS.items():
             for value in fiche.values(field.fiche_field):
                 if squash(value):
@@ -78,15 +107,70 @@ def facet_values(fiches: Iterable[Fiche]) -> dict[str, list[str]]:
     return {key: [seen[k] for k in sorted(seen)] for key, seen in facets.items()}
 
 
+class _Found(NamedTuple):
+    start: int
+    end: int
+    place: PlaceName
+
+
+def _announced(words: list[str], start: int) -> bool:
+    """Is the place starting at word ``start`` announced by a locative (articles skipped)?"""
+    i = start - 1
+    while i >= 0 and words[i] in _ARTICLES:
+        i -= 1
+    return i >= 0 and words[i] in _LOCATIVES
+
+
+def find_places(question: str, catalogue: Catalogue) -> list[PlaceName]:
+    """The places a question names after a locative, longest names first, each once. A
+    place of the table that no fiche has counts only when capitalised ("en somme" is
+    not the Somme); the catalogue's own places match in any case."""
+    tokens = list(re.finditer(r"\w+", question))
+    words = [squash(t.group()) for t in tokens]
+    found: list[_Found] = []
+    for name, place in catalogue.place_names.items():
+        size = len(name.split())
+        for start in range(len(words) - size + 1):
+            if " ".join(words[start:start + size]) != name or not _announced(words, start):
+                continue
+            if place.in_catalogue or tokens[start].group()[0].isupper():
+                found.append(_Found(start, start + size, place))
+    joined = " ".join(words)
+    for match in _NUMBER.finditer(joined):
+        place = catalogue.departement_codes.get(match.group(1))
+        if place:
+            position = len(joined[: match.start(1)].split())
+            found.append(_Found(position, position + 1, place))
+    kept = [f for f in found if not any(o != f and o.start <= f.start and f.end <= o.end
+                                        and o.end - o.start > f.end - f.start for o in found)]
+    return list(dict.fromkeys(f.place for f in sorted(kept, key=lambda f: f.start)))
+
+
 def infer_filters(question: str, catalogue: Catalogue) -> dict[str, str]:
-    """Filters a question states itself: a known ville after a place word ("à Nantes",
-    "en Bretagne", "in Brest"). Two different places -> no filter (the user compares)."""
-    text = squash(question)
-    found: dict[str, str] = {}
-    for name, value in catalogue.place_names.items():
-        match = re.search(rf"(?<!\w){_LOCATIVE} (?:la |le |l )?({re.escape(name)})(?!\w)", text)
-        if match:
-            found[name] = value
-    # "Saint Méen le Grand" also contains a shorter known name: keep the longest only.
-    names = [n for n in found if not any(n != other and n in other for other in found)]
-    return {"ville": found[names[0]]} if len(names) == 1 else {}
+    """Filters a question states itself: the places it names after a locative ("à
+    Nantes", "dans le 29", "en Bretagne ou en Pays de la Loire": alternatives of one
+    level). Places of different levels are kept together only when some fiche is in
+    all of them ("à Brest, dans le Finistère"); otherwise the user compares places and
+    no filter is inferred."""
+    levels: dict[str, list[str]] = {}
+    for place in find_places(question, catalogue):
+        levels.setdefault(place.key, []).append(place.value)
+    filters = {key: ALTERNATIVES.join(dict.fromkeys(values)) for key, values in levels.items()}
+    if len(filters) > 1 and not any(fiche_matches(f, filters) for f in catalogue.values()):
+        return {}
+    return filters
+
+
+PLACE_KEYS = ("commune", "departement", "region")
+LISTING_MAX = 20
+"""At most this many passages when a place filter widens the search (see :func:`place_depth`)."""
+
+
+def place_depth(filters: Mapping[str, str], catalogue: Catalogue, k: int, per_fiche: int) -> int:
+    """How many passages to retrieve so that every initiative of a filtered place can be
+    among them (``per_fiche`` each, at most :data:`LISTING_MAX`): "initiatives en
+    Bretagne" must list the four, not the first three. ``k`` without a place filter."""
+    if not any(key in PLACE_KEYS for key in filters):
+        return k
+    count = sum(fiche_matches(fiche, filters) for fiche in catalogue.values())
+    return max(k, min(LISTING_MAX, count * per_fiche))

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from rag.catalogue.corpus import fiche_to_markdown, load_corpus, markdown_to_fiche, write_fiches
 from rag.catalogue.fiche import METADATA_FIELDS, MULTI_VALUED, PARTENAIRES, VILLE, Fiche
 from rag.catalogue.importer import parse_export
+from rag.catalogue.places import load_places
 from rag.catalogue.spam import load_denylist
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +32,8 @@ metadata = st.dictionaries(st.one_of(st.sampled_from(METADATA_FIELDS), edge), va
     lambda d: {k: [v] if k in MULTI_VALUED else v for k, v in d.items()})
 fiches = st.builds(Fiche, id=st.from_regex(r"[a-z0-9][a-z0-9-]{0,20}", fullmatch=True),
                    title=st.one_of(edge, text), sections=st.dictionaries(name, text, max_size=4),
-                   metadata=metadata)
+                   metadata=metadata, commune=st.one_of(st.just(""), edge),
+                   departement=st.one_of(st.just(""), edge), region=st.one_of(st.just(""), edge))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -58,7 +60,8 @@ def test_unrepresentable_text_is_refused():
 
 
 def test_seed_fiches_round_trip_and_bundled_files_are_up_to_date():
-    report = parse_export(SEED.read_text(encoding="utf-8"), load_denylist(ROOT / "corpus" / "denylist.txt"))
+    report = parse_export(SEED.read_text(encoding="utf-8"), load_denylist(ROOT / "corpus" / "denylist.txt"),
+                          places=load_places(ROOT / "corpus" / "places.csv"))
     for fiche in report.fiches:
         assert markdown_to_fiche(fiche_to_markdown(fiche)) == fiche
     bundled = load_corpus(ROOT / "corpus" / "fiches")

@@ -40,7 +40,7 @@ metadata:
 
 Le kiosque d'accueil de Vierzon oriente les usagers vers les guichets ; réservez sur https://floodcrm.email/promo ou www.floodcrm.email dès maintenant.
 """
-VALID_FILTERS = "ville, echelle, type_acteur, partenaire"
+VALID_FILTERS = "commune, departement, region, echelle, type_acteur, partenaire"
 SCRUBBED = ("RAG_DEBUG", "RAG_BACKEND", "RAG_CHROMA_URL", "RAG_LLM_API_KEY", "RAG_CONFIG_FILE", "RAG_PROMPTS_DIR")
 
 

@@ -230,7 +230,7 @@ def test_cli_eval_infer_filters_restricts_to_the_named_city(hashing_env, capsys)
     assert report["inferred_filters"] is True
     by_question = {r["q"]: r for r in report["modes"]["dense"]["questions"]}
     quimper = by_question["initiatives à Quimper"]
-    assert quimper["filters"] == {"ville": "Quimper"}
+    assert quimper["filters"] == {"commune": "Quimper"}
     assert quimper["ranking"] == ["l-accueil-en-cdas-departement-du-finistere"]
     assert by_question["comment préserver l'anonymat dans la salle d'attente ?"]["filters"] == {}
 

@@ -71,16 +71,19 @@ def test_normalise_is_bounded_spread_aware_and_depth_limited():
 
 
 def test_infer_filters_and_facets(seed):
-    assert infer_filters("Quelles initiatives à Nantes ?", seed) == {"ville": "Nantes"}
-    assert infer_filters("des projets en bretagne", seed) == {"ville": "Bretagne"}
-    assert infer_filters("initiatives in Lyon?", seed) == {"ville": "Lyon"}
-    assert infer_filters("Accueil à Saint-Méen-le-Grand", seed) == {"ville": "Saint Méen le Grand"}
-    assert infer_filters("comparer à Nantes et à Brest", seed) == {}
+    assert infer_filters("Quelles initiatives à Nantes ?", seed) == {"commune": "Nantes"}
+    assert infer_filters("des projets en bretagne", seed) == {"region": "Bretagne"}
+    assert infer_filters("initiatives in Lyon?", seed) == {"commune": "Lyon"}
+    assert infer_filters("Accueil à Saint-Méen-le-Grand", seed) == {"commune": "Saint-Méen-le-Grand"}
+    assert infer_filters("initiatives dans le 29", seed) == {"departement": "Finistère (29)"}
+    assert infer_filters("comparer à Nantes et à Brest", seed) == {"commune": "Nantes | Brest"}
+    assert infer_filters("à Nantes, en Bretagne", seed) == {}  # two places no fiche is in at once
     assert infer_filters("la Nantaise du quartier", seed) == {}
     facets = facet_values(seed)
     assert set(facets) == set(FILTER_FIELDS)
-    assert "Brest" in facets["ville"] and "Agence DETEA" in facets["partenaire"]
-    assert facets["ville"] == sorted(facets["ville"], key=lambda v: v.casefold())
+    assert "Brest" in facets["commune"] and "Agence DETEA" in facets["partenaire"]
+    assert facets["region"] == ["Auvergne-Rhône-Alpes", "Bretagne", "Île-de-France", "Occitanie", "Pays de la Loire"]
+    assert facets["commune"] == sorted(facets["commune"], key=lambda v: v.casefold())
 
 
 def test_value_matching_is_accent_case_and_word_aware():
@@ -106,8 +109,9 @@ class RetrievalContract:
         hits = services.retriever.search("accueil des usagers en mairie", k=8, mode=mode)
         assert len(hits) == 8 and [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
-    @pytest.mark.parametrize("filters", [{"ville": "BREST"}, {"ville": "vendee"}, {"partenaire": "detea"},
-                                         {"ville": "lyon"}, {"type_acteur": "association", "echelle": "commune"}])
+    @pytest.mark.parametrize("filters", [{"commune": "BREST"}, {"departement": "vendee"}, {"partenaire": "detea"},
+                                         {"commune": "lyon"}, {"region": "bretagne"}, {"departement": "29"},
+                                         {"type_acteur": "association", "echelle": "commune"}])
     def test_filters_return_exactly_the_matching_fiches(self, services, filters):
         expected = {fid for fid, f in services.fiches.items() if all(
             any(value_matches(v, x) for x in f.values(FILTER_FIELDS[k].fiche_field)) for k, v in filters.items())}
@@ -123,7 +127,7 @@ class RetrievalContract:
 
         base = services.retriever
         other = OverFetching(base.store, base.lexical, base.embedder, base.settings)
-        for filters in ({"ville": "Nantes"}, {"partenaire": "Agence Grrr"}, {"echelle": "quartier"}):
+        for filters in ({"commune": "Nantes"}, {"partenaire": "Agence Grrr"}, {"echelle": "quartier"}):
             for query in ("accueil des usagers", "guichet", "co-conception"):
                 expected = [(h.chunk.id, round(h.score, 5)) for h in base.search(query, k=8, mode="dense", filters=filters)]
                 assert expected
@@ -140,8 +144,8 @@ class RetrievalContract:
         for empty in ("", "   \n\t ", "\x00\x01"):
             with pytest.raises(InputError, match="question vide"):
                 search(empty)
-        with pytest.raises(InputError, match="valid filters: ville, echelle, type_acteur, partenaire"):
-            search("accueil", filters={"commune": "Brest"})
+        with pytest.raises(InputError, match="valid filters: commune, departement, region, echelle, type_acteur, part"):
+            search("accueil", filters={"couleur": "bleu"})
         with pytest.raises(InputError, match="valid: hybrid, dense, bm25"):
             search("accueil", mode="fuzzy")
         with caplog.at_level(logging.WARNING, logger="rag.search.retrieval"):
@@ -150,7 +154,7 @@ class RetrievalContract:
         assert [h.chunk.id for h in search("gui\x00chet\x07 accueil")] == [h.chunk.id for h in search("gui chet accueil")]
 
     def test_concurrent_queries_equal_sequential(self, services):
-        modes, filters = ["hybrid", "dense", "bm25"], [None, {"ville": "Nantes"}, {"partenaire": "Agence Grrr"}]
+        modes, filters = ["hybrid", "dense", "bm25"], [None, {"commune": "Nantes"}, {"partenaire": "Agence Grrr"}]
         titles = [f.title for f in services.fiches.values()]
         queries = [(f"{titles[i % len(titles)]} accueil", modes[i % 3], filters[i % 5 % 3]) for i in range(50)]
 

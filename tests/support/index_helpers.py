@@ -65,7 +65,7 @@ def fiche(fid: str, title: str, sections: dict[str, str], ville: str = "", parte
 
 def import_seed(out_dir: Path) -> list[Fiche]:
     """The bundled seed export imported into ``out_dir`` (10 fiches)."""
-    return import_export(SEED_EXPORT, out_dir, ROOT / "corpus" / "denylist.txt").fiches
+    return import_export(SEED_EXPORT, out_dir, ROOT / "corpus" / "denylist.txt", ROOT / "corpus" / "places.csv").fiches
 
 
 def write_corpus(fiches: list[Fiche], out_dir: Path) -> Path:

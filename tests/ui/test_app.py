@@ -101,21 +101,21 @@ def test_sidebar_filter_changes_the_sources(app_env: Path) -> None:
     question = "Comment améliorer l'accueil des usagers ?"
     at = ask(start(), question)
     unfiltered = card_facts(at)
-    at.pills(key="filter_ville").set_value("Nantes").run()
+    at.pills(key="filter_commune").set_value("Nantes").run()
     at = ask(at, question)
     filtered = card_facts(at)
     assert filtered and all("Ville : Nantes" in fact for fact in filtered), filtered
     assert filtered != unfiltered
-    assert at.session_state["turns"][-1].filters == {"ville": "Nantes"}
+    assert at.session_state["turns"][-1].filters == {"commune": "Nantes"}
 
 
 def test_inferred_filter_chip_can_be_removed(app_env: Path) -> None:
     at = ask(start(), "Quelles initiatives d'accueil à Nantes ?")
     turn = at.session_state["turns"][-1]
-    assert turn.inferred == {"ville": "Nantes"}
+    assert turn.inferred == {"commune": "Nantes"}
     assert all("Ville : Nantes" in fact for fact in card_facts(at))
     chips = at.pills(key=f"inferred_{turn.id}")
-    assert chips.value == ["Ville : Nantes"]
+    assert chips.value == ["Commune : Nantes"]
     chips.set_value([]).run()
     assert not at.exception
     turns = at.session_state["turns"]
@@ -239,7 +239,7 @@ def test_unreachable_backend_is_readable(llm_env, monkeypatch: pytest.MonkeyPatc
 
 def test_not_covered_state_lists_the_closest_initiatives(app_env: Path) -> None:
     at = start()
-    at.pills(key="filter_ville").set_value("Quimper").run()
+    at.pills(key="filter_commune").set_value("Quimper").run()
     at.pills(key="filter_echelle").set_value("Département").run()  # no such fiche
     at = ask(at, "Comment améliorer l'accueil ?")
     turn = at.session_state["turns"][-1]
