@@ -7,33 +7,43 @@ our embedder and passed explicitly: the collection is created with
 The collection metadata records the embedder config; opening it with another embedder
 raises :class:`EmbedderMismatch`. Chroma failures become one readable error.
 
-Embedded generations make ``index --rebuild`` crash-safe: a rebuild fills a new
-directory and only then switches the small ``CURRENT`` pointer file (``os.replace``);
-the previous generation is kept (a running app may still read it), older ones deleted.
+Generations make ``index --rebuild`` atomic for readers: a rebuild fills a new
+generation and only then switches the pointer; the previous generation is kept (a
+running reader may still use it), older ones deleted. Embedded, a generation is a
+directory and the pointer the small ``CURRENT`` file (``os.replace``). On a server, a
+generation is the collection ``<RAG_COLLECTION>-<generation>`` and the pointer the index
+record of the meta collection (:mod:`rag.index.meta`), written by :meth:`VectorStore.commit`
+with the run's manifest in one upsert.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import threading
+import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rag.config import Settings
-from rag.errors import ConfigError, EmbedderMismatch, IndexError_, StoreUnavailable
+from rag.errors import ConfigError, EmbedderMismatch, IndexError_
+from rag.index.chroma import REBUILD, ChromaConnection, column
+from rag.index.fiche_store import fiches_name
 from rag.index.files import remove_except, write_json_atomic
+from rag.index.meta import RECORD, IndexMeta
 from rag.types import Chunk
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
 
 _RESERVED = ("fiche_id", "title", "section", "content_hash")
 """Metadata keys we add to each vector besides the chunk's own metadata."""
 
-REBUILD = "run `python -m rag index --rebuild`"
+PAGE = 5000
+"""Records read or deleted per Chroma call."""
 
 
 def _pointer(data_dir: Path) -> Path:
@@ -54,121 +64,124 @@ def read_generations(data_dir: Path, strict: bool = True) -> dict[str, str | Non
         raise IndexError_(f"corrupt index pointer {_pointer(data_dir)} ({exc}): {REBUILD}") from None
 
 
+def new_generation() -> str:
+    return uuid.uuid4().hex[:12]
+
+
 class VectorStore:
-    """Thread-safe wrapper of one collection. ``generation`` picks the embedded directory
-    (default: the current one); it is ignored in server mode."""
+    """Thread-safe wrapper of one collection. ``generation`` picks the generation
+    (default: the current one, read from the pointer; on a server, when first opened)."""
 
     def __init__(self, settings: Settings, generation: str | None = None) -> None:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]", settings.collection):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,450}[A-Za-z0-9]", settings.collection):
             raise ConfigError(f"invalid collection name '{settings.collection}' (RAG_COLLECTION): "
-                              "3-512 characters among letters, digits, . _ -")
+                              "3-452 characters among letters, digits, . _ -")
         self.settings = settings
         self.url = settings.chroma_url
-        self.generation = None if self.url else generation or read_generations(settings.data_dir)["current"]
+        self.generation = generation if self.url else generation or read_generations(settings.data_dir)["current"]
         self._lock = threading.Lock()
-        self._client = None
-        self._collection = None
+        self._connection: ChromaConnection | None = None
+        self._collection: Collection | None = None
+
+    @property
+    def name(self) -> str:
+        """The Chroma collection: ``RAG_COLLECTION`` in its own directory (embedded), or
+        ``RAG_COLLECTION-<generation>`` (server)."""
+        return f"{self.settings.collection}-{self.generation}" if self.url else self.settings.collection
 
     @property
     def target(self) -> str:
         """Where the vectors live: the embedded client's path, and the location named in
         error messages (the index manifest records :func:`rag.index.indexing.store_target`)."""
         if self.url:
-            return f"{self.url} (collection {self.settings.collection})"
+            return f"{self.url} (collection {self.name})"
         return str(self.settings.data_dir / "chroma" / str(self.generation))
 
-    @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
-        """Turn Chroma/transport failures into our errors (server down, corrupt files)."""
-        import httpx
-        from chromadb.errors import ChromaError
+    @property
+    def connection(self) -> ChromaConnection:
+        """The Chroma connection (one client per store; the meta and fiches collections
+        of a server share it)."""
+        if self._connection is None:
+            self._connection = ChromaConnection(self.url, None if self.url else self.target)
+        return self._connection
 
-        try:
-            yield
-        except (httpx.TransportError, ConnectionError, ValueError) as exc:
-            if isinstance(exc, ValueError) and "connect" not in str(exc).lower():
-                raise  # HttpClient() reports a refused connection as a ValueError
-            raise StoreUnavailable(
-                f"Chroma server {self.url} unreachable ({exc}): check that `chroma run` is up "
-                "and RAG_CHROMA_URL is right"
-            ) from None
-        except ChromaError as exc:
-            if exc.code() == 404 or "does not exist" in str(exc):
-                raise IndexError_(f"no index at {self.target}: run `python -m rag index`") from None
-            raise IndexError_(f"index at {self.target} is unreadable ({exc}): {REBUILD}") from None
+    def meta(self) -> IndexMeta:
+        """The server's meta collection (index record, lease)."""
+        return IndexMeta(self.connection, self.settings.collection)
 
-    def _connect(self):
-        """The Chroma client (created once; telemetry off)."""
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        chroma_settings = ChromaSettings(anonymized_telemetry=False)
-        if self.url:
-            parsed = urlparse(self.url if "://" in self.url else f"http://{self.url}")
-            return chromadb.HttpClient(
-                host=parsed.hostname or "localhost",
-                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-                ssl=parsed.scheme == "https",
-                settings=chroma_settings,
-            )
-        return chromadb.PersistentClient(path=self.target, settings=chroma_settings)
-
-    def open(self, embedder_config: dict, create: bool = False):
+    def open(self, embedder_config: dict, create: bool = False) -> Collection:
         """The collection, checked against ``embedder_config``; created if ``create``."""
         if self._collection is not None:
             return self._collection
-        if not self.url and self.generation is None:
+        if self.generation is None and self.url:
+            self.generation = (self.meta().record() or {}).get("generation")
+        if self.generation is None:
             if not create:
-                raise IndexError_(f"no index in {self.settings.data_dir}: run `python -m rag index`")
-            self.generation = uuid.uuid4().hex[:12]
-        with self._lock, self._errors():
-            self._client = self._client or self._connect()
+                where = f"{self.url} (collection {self.settings.collection})" if self.url else self.settings.data_dir
+                raise IndexError_(f"no index in {where}: run `python -m rag index`")
+            self.generation = new_generation()
+        client = self.connection.client()
+        with self._lock, self.connection.errors(self.target):
             if create:
-                collection = self._client.get_or_create_collection(
-                    self.settings.collection,
+                collection = client.get_or_create_collection(
+                    self.name,
                     embedding_function=None,
                     configuration={"hnsw": {"space": "cosine"}},
                     metadata=dict(embedder_config),
                 )
             else:
-                collection = self._client.get_collection(self.settings.collection, embedding_function=None)
+                collection = client.get_collection(self.name, embedding_function=None)
             _check_embedder(collection.metadata or {}, embedder_config)
             self._collection = collection
             return collection
 
-    def hashes(self, page: int = 5000) -> dict[str, str]:
-        """Every stored chunk id -> its content hash (paged reads)."""
-        found: dict[str, str] = {}
-        with self._errors():
+    @property
+    def _opened(self) -> Collection:
+        if self._collection is None:
+            raise IndexError_(f"no index at {self.target}: run `python -m rag index`")
+        return self._collection
+
+    def _pages(self, include: list[str], page: int) -> dict[str, tuple[str | None, dict | None]]:
+        """Every record id -> (document, metadata), read ``page`` records per call."""
+        found: dict[str, tuple[str | None, dict | None]] = {}
+        with self.connection.errors(self.target):
             while True:
-                batch = self._collection.get(include=["metadatas"], limit=page, offset=len(found))
-                found.update((i, (m or {}).get("content_hash", "")) for i, m in zip(batch["ids"], batch["metadatas"]))
+                batch = self._opened.get(include=include, limit=page, offset=len(found))  # type: ignore[arg-type]
+                rows = zip(batch["ids"], column(batch, "documents"), column(batch, "metadatas"), strict=True)
+                found.update((i, (d, m)) for i, d, m in rows)
                 if len(batch["ids"]) < page:
                     return found
+
+    def hashes(self, page: int = PAGE) -> dict[str, str]:
+        """Every stored chunk id -> its content hash (paged reads)."""
+        return {i: str((m or {}).get("content_hash", "")) for i, (_, m) in self._pages(["metadatas"], page).items()}
+
+    def chunks(self, page: int = PAGE) -> list[Chunk]:
+        """Every stored chunk, in id order (a replica builds its BM25 index from them)."""
+        found = self._pages(["documents", "metadatas"], page)
+        return [_to_chunk(i, *found[i]) for i in sorted(found)]
 
     def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
         """Insert or replace chunks with their vectors."""
         if not chunks:
             return
-        metadatas = [
-            {**c.metadata, "fiche_id": c.fiche_id, "title": c.title, "section": c.section, "content_hash": c.content_hash}
-            for c in chunks
-        ]
-        with self._errors():
-            self._collection.upsert(
+        metadatas: list[Any] = [{**c.metadata, "fiche_id": c.fiche_id, "title": c.title, "section": c.section,
+                                  "content_hash": c.content_hash} for c in chunks]
+        with self.connection.errors(self.target):
+            self._opened.upsert(
                 ids=[c.id for c in chunks], embeddings=vectors, documents=[c.text for c in chunks], metadatas=metadatas
             )
 
     def delete(self, ids: list[str]) -> None:
         """Remove chunks by id."""
-        with self._errors():
-            for start in range(0, len(ids), 5000):
-                self._collection.delete(ids=ids[start : start + 5000])
+        with self.connection.errors(self.target):
+            for start in range(0, len(ids), PAGE):
+                self._opened.delete(ids=ids[start : start + PAGE])
 
     def count(self) -> int:
         """Number of stored chunks."""
-        with self._errors():
-            return self._collection.count()
+        with self.connection.errors(self.target):
+            return self._opened.count()
 
     def query(self, vector: np.ndarray, n: int, ids: list[str] | None = None) -> list[tuple[str, float]]:
         """Ids and cosine similarities of the ``n`` nearest chunks, optionally among
@@ -177,42 +190,61 @@ class VectorStore:
         the BM25 index, or with :meth:`get`."""
         if ids is not None and not ids:
             return []
-        with self._errors():
-            result = self._collection.query(query_embeddings=[vector], n_results=n, ids=ids, include=["distances"])
-        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
+        with self.connection.errors(self.target):
+            result = self._opened.query(query_embeddings=[vector], n_results=n, ids=ids, include=["distances"])
+        distances = result["distances"] or [[]]
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances[0], strict=True)]
 
     def get(self, ids: list[str]) -> list[Chunk]:
         """The stored chunks with these ids (unknown ids are left out)."""
         if not ids:
             return []
-        with self._errors():
-            result = self._collection.get(ids=ids, include=["documents", "metadatas"])
-        return [_to_chunk(i, d, m) for i, d, m in zip(result["ids"], result["documents"], result["metadatas"])]
+        with self.connection.errors(self.target):
+            result = self._opened.get(ids=ids, include=["documents", "metadatas"])
+        rows = zip(result["ids"], column(result, "documents"), column(result, "metadatas"), strict=True)
+        return [_to_chunk(i, d, m) for i, d, m in rows]
 
     @classmethod
     def fresh(cls, settings: Settings) -> VectorStore:
-        """An empty store to rebuild into: a new generation (embedded; the current one is
-        not even opened, it may be corrupt), or the collection dropped (server: there a
-        rebuild is not atomic)."""
-        if not settings.chroma_url:
-            return cls(settings, generation=uuid.uuid4().hex[:12])
-        store = cls(settings)
-        with store._errors():
-            client = store._connect()
-            if settings.collection in {c.name for c in client.list_collections()}:
-                client.delete_collection(settings.collection)
-        return store
+        """An empty store to rebuild into: a new generation, switched in by :meth:`commit`
+        (the current one is not even opened: it may be corrupt)."""
+        return cls(settings, generation=new_generation())
 
-    def commit(self) -> None:
+    def commit(self, manifest: dict[str, Any] | None = None) -> None:
         """Make this generation the current one (atomic), keep the previous, delete the rest.
-        Call with the indexing lock held. No-op in server mode."""
+        Call with the indexing lock (server: lease) held. On a server, ``manifest`` (the
+        run's record) is published with the pointer and a new ``run`` id, in one write."""
         if self.url:
+            self._commit_server(manifest or {})
             return
         state = read_generations(self.settings.data_dir, strict=False)
         if state["current"] != self.generation:
             state = {"current": self.generation, "previous": state["current"]}
             write_json_atomic(_pointer(self.settings.data_dir), state)
         remove_stale_generations(self.settings.data_dir, keep={self.generation, state["previous"]})
+
+    def _commit_server(self, manifest: dict[str, Any]) -> None:
+        meta = self.meta()
+        old = meta.record() or {}
+        previous = old.get("generation") if old.get("generation") != self.generation else old.get("previous")
+        meta.put(RECORD, {**manifest, "generation": self.generation, "previous": previous,
+                          "run": uuid.uuid4().hex, "indexed_at": time.time()})
+        self.remove_stale_collections(keep={self.generation, previous})
+
+    def remove_stale_collections(self, keep: set[str | None]) -> None:
+        """Delete this collection's generations (chunks and fiches) not in ``keep``:
+        older generations and leftovers of interrupted rebuilds (server mode)."""
+        pattern = re.compile(rf"{re.escape(self.settings.collection)}-([0-9a-f]{{12}})(?:-fiches)?")
+        client = self.connection.client()
+        with self.connection.errors(self.url or ""):
+            for collection in client.list_collections():
+                found = pattern.fullmatch(collection.name)
+                if found and found.group(1) not in keep:
+                    client.delete_collection(collection.name)
+
+    def fiches_name(self) -> str:
+        """The server collection holding this generation's fiches."""
+        return fiches_name(self.settings.collection, str(self.generation))
 
 
 def remove_stale_generations(data_dir: Path, keep: set[str | None]) -> None:

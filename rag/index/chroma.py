@@ -1,0 +1,87 @@
+"""One connection to Chroma (embedded folder or ``chroma run`` server) and the mapping of
+its failures to our errors, shared by the vector store, the fiches collection and the
+meta collection (index record, lease), so that a server that went away reads the same
+everywhere and a client is created once per process and target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from rag.errors import IndexError_, StoreUnavailable
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+
+REBUILD = "run `python -m rag index --rebuild`"
+
+
+def column(result: Mapping[str, Any], key: str) -> list[Any]:
+    """One field of a Chroma ``get`` result, one entry per id (None when not included)."""
+    return list(result.get(key) or [None] * len(result["ids"]))
+
+
+def dummy_vectors(n: int) -> Any:
+    """``n`` 1-d zero vectors: records that are not searched (fiches, meta) need one."""
+    import numpy as np
+
+    return np.zeros((n, 1), dtype=np.float32)
+
+
+class ChromaConnection:
+    """A lazily created Chroma client: ``HttpClient`` for ``url``, else a
+    ``PersistentClient`` on ``path`` (telemetry off). Thread-safe."""
+
+    def __init__(self, url: str | None, path: str | None = None) -> None:
+        self.url = url
+        self.path = path
+        self._client: ClientAPI | None = None
+        self._lock = threading.Lock()
+
+    def client(self) -> ClientAPI:
+        """The client (connects on first use; a server down raises StoreUnavailable)."""
+        with self._lock:
+            if self._client is None:
+                with self.errors(self.url or str(self.path)):
+                    self._client = self._connect()
+            return self._client
+
+    def _connect(self) -> ClientAPI:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if self.url:
+            parsed = urlparse(self.url if "://" in self.url else f"http://{self.url}")
+            return chromadb.HttpClient(
+                host=parsed.hostname or "localhost",
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                settings=chroma_settings,
+            )
+        return chromadb.PersistentClient(path=str(self.path), settings=chroma_settings)
+
+    @contextlib.contextmanager
+    def errors(self, target: str) -> Iterator[None]:
+        """Turn Chroma/transport failures into our errors: the server down (a French
+        message naming it), a missing or unreadable collection (``target``)."""
+        import httpx
+        from chromadb.errors import ChromaError
+
+        try:
+            yield
+        except (httpx.TransportError, ConnectionError, ValueError) as exc:
+            if isinstance(exc, ValueError) and "connect" not in str(exc).lower():
+                raise  # HttpClient() reports a refused connection as a ValueError
+            raise StoreUnavailable(
+                f"serveur Chroma {self.url} injoignable ({exc}) : vérifiez que `chroma run` tourne "
+                "et que RAG_CHROMA_URL est juste ; les réponses reprennent dès son retour"
+            ) from None
+        except ChromaError as exc:
+            if exc.code() == 404 or "does not exist" in str(exc):
+                raise IndexError_(f"no index at {target}: run `python -m rag index`") from None
+            raise IndexError_(f"index at {target} is unreadable ({exc}): {REBUILD}") from None

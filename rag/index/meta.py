@@ -1,0 +1,127 @@
+"""The meta collection ``<RAG_COLLECTION>-meta`` of a Chroma server: what replicas and
+index runs on other machines share besides the vectors.
+
+Records (the document is JSON; the vector a 1-d zero, Chroma requires one):
+
+- ``index``: the index record — current and previous generation (the chunk and fiche
+  collections ``<RAG_COLLECTION>-<generation>[-fiches]``), ``run`` (a new id for every
+  completed run that changed something: what replicas watch), corpus fingerprint,
+  embedder config, counts, time. Written in one upsert: the switch is atomic.
+- ``dirty``: present while a run is changing the store (the next run then diffs the
+  store instead of trusting the record, as ``index.dirty`` does in embedded mode).
+- ``lease-<epoch>``: the index lease (:mod:`rag.index.lease`).
+
+Readers never create the collection; a missing one means "no index yet".
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from rag.index.chroma import ChromaConnection, dummy_vectors
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
+
+RECORD = "index"
+DIRTY = "dirty"
+
+
+def meta_name(collection: str) -> str:
+    """The meta collection of the logical collection ``collection``."""
+    return f"{collection}-meta"
+
+
+class IndexMeta:
+    """Read and write the records of one meta collection (thread-safe: stateless but
+    for the cached collection handle)."""
+
+    def __init__(self, connection: ChromaConnection, collection: str) -> None:
+        self.connection = connection
+        self.name = meta_name(collection)
+        self._collection: Collection | None = None
+
+    @property
+    def target(self) -> str:
+        return f"{self.connection.url} (collection {self.name})"
+
+    def _open(self, create: bool) -> Collection | None:
+        """The collection (created if ``create``), or None when it does not exist."""
+        if self._collection is not None:
+            return self._collection
+        from chromadb.errors import NotFoundError
+
+        client = self.connection.client()
+        with self.connection.errors(self.target):
+            try:
+                if create:
+                    self._collection = client.get_or_create_collection(self.name, embedding_function=None)
+                else:
+                    self._collection = client.get_collection(self.name, embedding_function=None)
+            except NotFoundError:
+                return None
+        return self._collection
+
+    def get(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Records by id -> their JSON document (unknown ids left out)."""
+        return self._read(lambda c: c.get(ids=ids, include=["documents"]))
+
+    def get_prefixed(self, prefix: str) -> dict[str, dict[str, Any]]:
+        """Every record whose id starts with ``prefix`` (the lease records: a handful)."""
+        found = self._read(lambda c: c.get(include=["documents"]))
+        return {k: v for k, v in found.items() if k.startswith(prefix)}
+
+    def _read(self, query: Any) -> dict[str, dict[str, Any]]:
+        from chromadb.errors import NotFoundError
+
+        for _attempt in range(2):  # a handle to a collection deleted since: reopen once
+            collection = self._open(create=False)
+            if collection is None:
+                return {}
+            with self.connection.errors(self.target):
+                try:
+                    result = query(collection)
+                except NotFoundError:
+                    self._collection = None
+                    continue
+            return {i: _loads(d) for i, d in zip(result["ids"], result["documents"] or [], strict=True)}
+        return {}
+
+    def add(self, record_id: str, value: dict[str, Any]) -> None:
+        """Insert ``record_id`` unless it exists (Chroma keeps the first of two adds: the
+        one compare-and-set it offers, used by the lease)."""
+        collection = self._open(create=True)
+        assert collection is not None
+        with self.connection.errors(self.target):
+            collection.add(ids=[record_id], embeddings=dummy_vectors(1), documents=[json.dumps(value)])
+
+    def put(self, record_id: str, value: dict[str, Any]) -> None:
+        """Insert or replace one record."""
+        collection = self._open(create=True)
+        assert collection is not None
+        with self.connection.errors(self.target):
+            collection.upsert(ids=[record_id], embeddings=dummy_vectors(1), documents=[json.dumps(value)])
+
+    def delete(self, ids: list[str]) -> None:
+        """Remove records (missing ones ignored)."""
+        collection = self._open(create=False)
+        if collection is not None and ids:
+            with self.connection.errors(self.target):
+                collection.delete(ids=ids)
+
+    def record(self) -> dict[str, Any] | None:
+        """The index record, or None when nothing was ever indexed on this server."""
+        return self.get([RECORD]).get(RECORD) or None
+
+    def is_dirty(self) -> bool:
+        return bool(self.get([DIRTY]))
+
+
+def _loads(document: str | None) -> dict[str, Any]:
+    """A record's JSON document (a damaged one reads as empty: treated as missing)."""
+    try:
+        value = json.loads(document or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,116 @@
+"""A replica's view of the index on a Chroma server: everything it serves comes from the
+server (no corpus folder, nothing in the data dir), and follows re-indexing done on
+other machines.
+
+:func:`load_server_index` reads the published generation: the chunk collection (its
+documents and metadata give the BM25 index, built in memory), the fiches collection.
+:class:`LiveIndex` holds what a process built from it and rebuilds it when the index
+record's ``run`` changes, checking the record (one small read) at most every
+``RAG_INDEX_CHECK_SECONDS``, never per query. The rebuild runs in the one thread that
+noticed the change while the others keep answering on the previous objects; the new
+ones are swapped in with one assignment, so a request holding the old ones finishes on
+them (their generation is kept on the server until the next rebuild).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from rag.catalogue.fiche import Fiche
+from rag.config import Settings
+from rag.errors import IndexError_, RagError
+from rag.index.fiche_store import FicheStore
+from rag.index.lexical import LexicalIndex
+from rag.index.meta import IndexMeta
+from rag.index.store import VectorStore
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ServerIndex:
+    """One published index state, loaded: the store pinned to its generation, the BM25
+    index of its chunks and its fiches."""
+
+    store: VectorStore
+    lexical: LexicalIndex
+    fiches: list[Fiche]
+
+
+def no_index(meta: IndexMeta) -> IndexError_:
+    return IndexError_(
+        f"aucun index publié sur le serveur Chroma {meta.target} : lancez `python -m rag index` "
+        "sur une machine qui a le dossier du corpus (RAG_CORPUS_DIR) et le même RAG_CHROMA_URL"
+    )
+
+
+def load_server_index(settings: Settings, record: dict[str, Any], embedder_config: dict) -> ServerIndex:
+    """Load the generation ``record`` names (checked against our embedder)."""
+    store = VectorStore(settings, generation=str(record["generation"]))
+    store.open(embedder_config)
+    lexical = LexicalIndex.build(store.chunks(), str(record.get("fingerprint", "")))
+    fiches = FicheStore(store.connection, store.fiches_name()).load()
+    return ServerIndex(store, lexical, fiches)
+
+
+class LiveIndex(Generic[T]):
+    """The value ``build(record)`` made from the server's current index record, rebuilt
+    when the record's ``run`` changes (see module doc). Thread-safe."""
+
+    def __init__(self, meta: IndexMeta, build: Callable[[dict[str, Any]], T], interval: float) -> None:
+        self.meta = meta
+        self.interval = interval
+        self._build = build
+        self._current: tuple[str, T] | None = None
+        self._next_check = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def run(self) -> str | None:
+        """The run id of the value held (None before the first load)."""
+        return self._current[0] if self._current else None
+
+    def get(self) -> T:
+        """The value for the latest index run this process has seen."""
+        current = self._current
+        if current is None:
+            with self._lock:
+                if self._current is None:
+                    self._current = self._load(self.meta.record())
+                return self._current[1]
+        if time.monotonic() < self._next_check or not self._lock.acquire(blocking=False):
+            return current[1]
+        try:
+            current = self._refresh(current)
+        finally:
+            self._lock.release()
+        return current[1]
+
+    def _load(self, record: dict[str, Any] | None) -> tuple[str, T]:
+        if not record or "generation" not in record:
+            raise no_index(self.meta)
+        value = self._build(record)
+        self._next_check = time.monotonic() + self.interval
+        return str(record.get("run", "")), value
+
+    def _refresh(self, current: tuple[str, T]) -> tuple[str, T]:
+        """Check the record; load the new run if it changed. A server that is down or an
+        index being replaced keeps the current value (queries report the server's state
+        themselves); the next check tries again."""
+        self._next_check = time.monotonic() + self.interval
+        try:
+            record = self.meta.record()
+            if record and record.get("run") != current[0]:
+                started = time.perf_counter()
+                current = self._current = self._load(record)
+                log.info("index run %s loaded in %.1f s", current[0], time.perf_counter() - started)
+        except RagError as exc:
+            log.warning("index du serveur non rechargé (%s) : nouvel essai dans %.0f s", exc, self.interval)
+        return current
