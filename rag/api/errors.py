@@ -91,6 +91,8 @@ _VALIDATION_TEXT = {
     "dict_type": "un objet JSON est attendu",
     "model_attributes_type": "un objet JSON est attendu",
     "literal_error": "valeur non reconnue",
+    "string_pattern_mismatch": "texte vide",
+    "extra_forbidden": "champ inconnu",
     "enum": "valeur non reconnue",
     "greater_than_equal": "valeur trop petite",
     "greater_than": "valeur trop petite",

@@ -23,6 +23,7 @@ from rag.answer.pipeline import ask as answer
 from rag.api import views
 from rag.api.schemas import ApiSource, FicheDetail, FicheList, SearchResponse
 from rag.errors import RagError
+from rag.search.filters import FILTER_FIELDS
 from rag.services import Services
 
 T = TypeVar("T")
@@ -33,7 +34,7 @@ INSTRUCTIONS = (
     "initiatives: search with search_fiches, read a fiche with get_fiche, or get a cited answer with ask."
 )
 
-FILTERS_HELP = "filtres / filters: ville, echelle, type_acteur, partenaire (ex. {\"ville\": \"Nantes\"})"
+FILTERS_HELP = f"Filtres / filters: {', '.join(FILTER_FIELDS)}."
 
 
 class AskResult(BaseModel):

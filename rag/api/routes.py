@@ -3,9 +3,7 @@ probes (``/health``: the process answers; ``/ready``: index loaded, store reacha
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -15,6 +13,7 @@ from rag.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse, rag_error
 from rag.api.schemas import FicheDetail, FicheList, Health, SearchRequest, SearchResponse
 from rag.api.state import services_of
 from rag.errors import RagError
+from rag.search.filters import FILTER_FIELDS
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_key)], responses=ERROR_RESPONSES)
 probes = APIRouter()
@@ -27,16 +26,17 @@ async def search(body: SearchRequest, request: Request) -> SearchResponse:
     return await run_in_threadpool(views.search, services, body.query, body.k, body.mode, body.filters)
 
 
-@router.get("/fiches", response_model=FicheList)
-async def list_fiches(
-    request: Request,
-    ville: Annotated[str | None, Query(max_length=200)] = None,
-    echelle: Annotated[str | None, Query(max_length=200)] = None,
-    type_acteur: Annotated[str | None, Query(max_length=200)] = None,
-    partenaire: Annotated[str | None, Query(max_length=200)] = None,
-) -> FicheList:
-    """The fiches of the catalogue, optionally filtered. The parameters are declared for
-    the schema; every query parameter is read as a filter, so an unknown one is a 400."""
+_FILTER_PARAMETERS = [
+    {"name": key, "in": "query", "required": False, "description": f"filtre : {field.label}",
+     "schema": {"type": "string", "pattern": r"\S", "maxLength": 200}}
+    for key, field in FILTER_FIELDS.items()
+]
+
+
+@router.get("/fiches", response_model=FicheList, openapi_extra={"parameters": _FILTER_PARAMETERS})
+async def list_fiches(request: Request) -> FicheList:
+    """The fiches of the catalogue, optionally filtered: every query parameter is a
+    filter (``?commune=Nantes``), so an unknown one is a 400."""
     filters = dict(request.query_params)
     return FicheList(data=await run_in_threadpool(views.list_fiches, services_of(request), filters))
 

@@ -6,9 +6,11 @@ options we have no use for) but validate every field they use.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from rag.search.filters import FILTER_FIELDS
 
 MAX_MESSAGES = 200
 """Messages per chat request (history included)."""
@@ -17,6 +19,15 @@ MAX_MESSAGE_CHARS = 20_000
 """Characters per message: more is refused (400), not silently cut."""
 
 Mode = Literal["hybrid", "dense", "bm25"]
+
+FilterValue = Annotated[str, StringConstraints(pattern=r"\S", max_length=200)]
+"""A filter value: some text besides blanks."""
+
+Filters = dict[str, FilterValue]
+"""Metadata filters: the keys of ``rag.search.filters.FILTER_FIELDS`` (checked by
+:func:`rag.api.views.check_filters`), e.g. ``{"commune": "Nantes"}``."""
+
+FILTERS_DOC = f"filtres de métadonnées, parmi : {', '.join(FILTER_FIELDS)}"
 
 
 class ContentPart(BaseModel):
@@ -48,9 +59,7 @@ class ChatRequest(BaseModel):
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     max_tokens: int | None = Field(None, ge=1, le=100_000)
     max_completion_tokens: int | None = Field(None, ge=1, le=100_000)
-    filters: dict[str, str] | None = Field(
-        None, description="metadata filters: ville, echelle, type_acteur, partenaire (e.g. {\"ville\": \"Nantes\"})"
-    )
+    filters: Filters | None = Field(None, description=FILTERS_DOC)
 
 
 class ApiSource(BaseModel):
@@ -118,7 +127,7 @@ class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     k: int = Field(10, ge=1, le=50)
     mode: Mode | None = Field(None, description="default: RAG_SEARCH_MODE")
-    filters: dict[str, str] | None = None
+    filters: Filters | None = Field(None, description=FILTERS_DOC)
 
 
 class SearchHit(BaseModel):

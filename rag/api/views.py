@@ -16,6 +16,7 @@ from rag.catalogue.fiche import ECHELLE, PARTENAIRES, TYPE_ACTEUR, VILLE, Fiche
 from rag.catalogue.spam import is_spam, mask_spam
 from rag.config import Settings
 from rag.errors import InputError
+from rag.search import filters as search_filters
 from rag.search.filters import FILTER_FIELDS, value_matches
 from rag.services import Services
 from rag.types import Hit, Source
@@ -40,15 +41,16 @@ def default_model(settings: Settings) -> str:
 
 
 def check_filters(filters: Mapping[str, str] | None) -> dict[str, str]:
-    """Known keys and non-empty values, else a French :class:`InputError`."""
-    checked: dict[str, str] = {}
-    for key, value in (filters or {}).items():
-        if key not in FILTER_FIELDS:
-            raise InputError(f"filtre inconnu « {key} » ; filtres valides : {', '.join(FILTER_FIELDS)}")
+    """The filters as retrieval takes them (aliases resolved), else a French :class:`InputError`."""
+    given = dict(filters or {})
+    for key, value in given.items():
         if not value.strip():
             raise InputError(f"le filtre « {key} » n'a pas de valeur")
-        checked[key] = value.strip()
-    return checked
+    try:
+        return search_filters.check_filters(given)
+    except InputError:
+        unknown = next((key for key in given if key not in FILTER_FIELDS), "?")
+        raise InputError(f"filtre inconnu « {unknown} » ; filtres valides : {', '.join(FILTER_FIELDS)}") from None
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -69,8 +71,8 @@ def _safe_url(url: str, spam: list[str]) -> str:
     return "" if url and spam and is_spam(url, spam) else url
 
 
-def search(services: Services, query: str, k: int, mode: Mode | None, filters: Mapping[str, str] | None,
-           ) -> SearchResponse:
+def search(services: Services, query: str, k: int, mode: Mode | None,
+           filters: Mapping[str, str] | None) -> SearchResponse:
     """Passages for ``query`` (the retriever's ranking and per-fiche cap)."""
     checked = check_filters(filters)
     used: Mode = mode or services.settings.search_mode
