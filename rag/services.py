@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from rag.answer.prompting import Prompts, load_prompts, prompt_paths
 from rag.catalogue.catalogue import Catalogue
@@ -23,6 +23,7 @@ from rag.config import Settings, get_settings
 from rag.errors import IndexError_
 from rag.index.indexing import IndexReport, index_corpus, manifest_path, read_manifest
 from rag.index.lexical import Analyzer, LexicalIndex
+from rag.index.replica import LiveIndex, ServerIndex, load_server_index, no_index
 from rag.index.store import VectorStore
 from rag.search.expansion import Thesaurus, load_thesaurus
 
@@ -33,6 +34,14 @@ if TYPE_CHECKING:
     from rag.search.retrieval import Retriever
 
 T = TypeVar("T")
+
+
+class _Served(NamedTuple):
+    """Server mode: what this process serves from one published index run."""
+
+    loaded: ServerIndex
+    retriever: Retriever
+    catalogue: Catalogue
 
 
 class Services:
@@ -64,11 +73,15 @@ class Services:
 
     @property
     def store(self) -> VectorStore:
+        if self.settings.chroma_url:
+            return self._served().loaded.store
         return self._get("store", lambda: VectorStore(self.settings))
 
     @property
     def lexical(self) -> LexicalIndex:
         """The BM25 index of the last completed indexing run."""
+        if self.settings.chroma_url:
+            return self._served().loaded.lexical
         return self._get("lexical", self._load_lexical)
 
     def _load_lexical(self) -> LexicalIndex:
@@ -86,6 +99,8 @@ class Services:
         (``python -m rag index`` next to a running app) completed a newer one."""
         from rag.search.retrieval import Retriever
 
+        if self.settings.chroma_url:
+            return self._served().retriever
         self._reload_if_reindexed()
 
         def build() -> Retriever:
@@ -93,6 +108,21 @@ class Services:
             return Retriever(self.store, self.lexical, self.embedder, self.settings, thesaurus=self.thesaurus)
 
         return self._get("retriever", build)
+
+    def _served(self) -> _Served:
+        """Server mode: the index published on the Chroma server, reloaded when another
+        process (any machine) publishes a new run (:mod:`rag.index.replica`)."""
+        live = self._get("live", lambda: LiveIndex(VectorStore(self.settings).meta(), self._serve,
+                                                   self.settings.index_check_seconds))
+        return live.get()
+
+    def _serve(self, record: dict[str, Any]) -> _Served:
+        from rag.catalogue.places import places_or_empty
+        from rag.search.retrieval import Retriever
+
+        index = load_server_index(self.settings, record, self.embedder.config())
+        retriever = Retriever(index.store, index.lexical, self.embedder, self.settings, thesaurus=self.thesaurus)
+        return _Served(index, retriever, Catalogue(index.fiches, places_or_empty(self.settings.places_path)))
 
     def _reload_if_reindexed(self) -> None:
         """Drop the index objects when the manifest changed since they were loaded. An
@@ -116,7 +146,10 @@ class Services:
 
     @property
     def fiches(self) -> Catalogue:
-        """The catalogue, id -> fiche (malformed files skipped, as when indexing)."""
+        """The catalogue, id -> fiche (malformed files skipped, as when indexing); in
+        server mode, the fiches of the published index."""
+        if self.settings.chroma_url:
+            return self._served().catalogue
         from rag.catalogue.corpus import load_corpus
 
         from rag.catalogue.places import places_or_empty
@@ -159,7 +192,10 @@ class Services:
 
     def ensure_index(self, progress_cb: Callable[[int, int], None] | None = None) -> IndexReport | None:
         """Index the corpus if it is missing or changed; None when it was already current.
-        Afterwards the BM25 index, retriever and fiches are reloaded."""
+        Afterwards the BM25 index, retriever and fiches are reloaded. In server mode the
+        index is a job (``python -m rag index``): only an empty server is indexed here."""
+        if self.settings.chroma_url:
+            return self._ensure_server_index(progress_cb)
         with self._lock:
             report = index_corpus(self.settings, embedder=self.embedder, store=self.store, on_progress=progress_cb)
             if report.added or report.updated or report.removed:
@@ -167,6 +203,16 @@ class Services:
                     self._cache.pop(name, None)
                 return report
             return None
+
+    def _ensure_server_index(self, progress_cb: Callable[[int, int], None] | None) -> IndexReport | None:
+        """Index an empty server from the corpus folder, if there is one; else check that
+        an index is published (a replica needs no corpus)."""
+        meta = VectorStore(self.settings).meta()
+        if meta.record():
+            return None
+        if not any(self.settings.corpus_dir.glob("*.md")):
+            raise no_index(meta)
+        return index_corpus(self.settings, embedder=self.embedder, on_progress=progress_cb)
 
     def backend(self, name: str | None = None, **overrides: object) -> Backend:
         """The LLM backend ``name`` (default: settings), one instance per name+overrides."""
