@@ -44,6 +44,7 @@ class Settings(BaseSettings):
 
     chroma_url: str | None = None
     collection: str = "fiches"
+    index_check_seconds: float = Field(5.0, ge=0.0, description="server mode: seconds between checks for a new index")
 
     database_url: str | None = Field(
         None, repr=False,  # may hold a password: kept out of repr and logs (prefer PGPASSWORD)
