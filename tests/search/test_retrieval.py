@@ -196,7 +196,7 @@ class TestServerRetrieval(RetrievalContract):
             before = dense()
             assert all(score > 0 for _, score in before)
             server.stop()
-            with pytest.raises(StoreUnavailable, match="unreachable"):
+            with pytest.raises(StoreUnavailable, match="injoignable"):
                 services.retriever.search("guichet", k=5)
             assert services.retriever.search("guichet", k=5, mode="bm25")  # BM25 needs no server
             server.start()
