@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     llm_api_key_env: str = "RAG_LLM_API_KEY"
     temperature: float = Field(0.2, ge=0.0, le=2.0)
     max_tokens: int = Field(700, ge=16)
-    context_window: int = Field(8192, ge=512)
+    context_window: int | None = Field(None, ge=512, description="tokens; unset: asked to the server, else 8192")
     connect_timeout: float = Field(5.0, gt=0)
     read_timeout: float = Field(120.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)

@@ -75,6 +75,8 @@ class GenerationRequest(BaseModel):
     question: str
     passages: list[Passage]
     messages: list[dict[str, str]] = Field(default_factory=list)
+    max_tokens: int | None = None  # the answer budget the prompt was built for (None: the backend's option)
+    context_window: int | None = None  # the window the prompt was built for (Ollama's num_ctx)
 
 
 class Source(BaseModel):
@@ -99,6 +101,13 @@ class Source(BaseModel):
         return f"[{self.n}] {self.title} › {self.section}"
 
 
+class Unsupported(BaseModel):
+    """A sentence of the answer that its citation ``[n]`` does not back up."""
+
+    sentence: str
+    n: int
+
+
 class Answer(BaseModel):
     """The final result of one question."""
 
@@ -112,5 +121,6 @@ class Answer(BaseModel):
     evidence: str
     error: str | None = None
     removed_citations: list[int] = Field(default_factory=list)
+    unsupported: list[Unsupported] = Field(default_factory=list)  # see rag.answer.support
     filters: dict[str, str] = Field(default_factory=dict)
     notices: list[str] = Field(default_factory=list)

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
 from rag.answer.abstention import Decision, by_cosine, lexical_support, prejudge, threshold_for, top_cosine
-from rag.answer.backends.base import Backend
+from rag.answer.backends.base import DEFAULT_CONTEXT_WINDOW, Backend, ContextOverflow
 from rag.answer.citations import CitationStream
-from rag.answer.prompting import Prompts, build_messages
+from rag.answer.prompting import SAFETY, Prompts, build_messages
 from rag.answer.question import History, standalone_question
 from rag.answer.sources import evidence_summary, make_sources, order_sources
+from rag.answer.support import Similarity, embedder_similarity, unsupported
 from rag.catalogue.catalogue import Catalogue
 from rag.catalogue.spam import link_guard
 from rag.config import Settings
@@ -28,7 +29,8 @@ from rag.errors import BackendError
 from rag.search.filters import FILTER_FIELDS, check_filters, infer_filters, place_depth
 from rag.search.retrieval import Retriever
 from rag.text import clean_question
-from rag.types import Answer, GenerationRequest, Hit, Passage, Source
+from rag.tokens import count_tokens
+from rag.types import Answer, GenerationRequest, Hit, Passage, Source, Unsupported
 
 log = logging.getLogger(__name__)
 
@@ -61,21 +63,33 @@ class AnswerRun:
 
     def __init__(self, *, question: str, standalone: str, filters: dict[str, str], backend: Backend,
                  sources: list[Source], given: list[Passage], request: GenerationRequest | None,
-                 abstain_text: str | None, notices: list[str], guard: tuple) -> None:
+                 abstain_text: str | None, notices: list[str], guard: tuple,
+                 retry: Callable[[ContextOverflow], tuple[GenerationRequest, list[Passage]]] | None = None,
+                 similarity: Similarity | None = None) -> None:
         self.question, self.standalone, self.filters = question, standalone, filters
         self.backend, self.sources, self.given = backend, sources, given
         self.request, self.abstain_text, self.notices = request, abstain_text, notices
         self._mask, self._hold = guard
+        self._retry, self._similarity = retry, similarity  # a refused prompt rebuilt once; support check
         self._result: Answer | None = None
 
     @property
     def abstained(self) -> bool:
         return self.abstain_text is not None
 
-    def _chunks(self) -> Iterator[str]:
-        if self.abstain_text is not None:
-            yield self.abstain_text
-        else:
+    def _chunks(self, cleaner: CitationStream) -> Iterator[str]:
+        """The backend's text; a prompt refused as too long is rebuilt smaller and sent once more."""
+        if self.abstain_text is not None or self.request is None:
+            yield self.abstain_text or ""
+            return
+        try:
+            yield from self.backend.stream(self.request)
+        except ContextOverflow as overflow:  # raised before any token (an HTTP 400)
+            if self._retry is None:
+                raise
+            self.request, self.given = self._retry(overflow)
+            self._retry = None
+            cleaner.valid = {p.n for p in self.given}
             yield from self.backend.stream(self.request)
 
     def stream(self) -> Iterator[str]:
@@ -86,7 +100,7 @@ class AnswerRun:
         cleaner = CitationStream([p.n for p in self.given], transform=self._mask, hold=self._hold)
         error = None
         try:
-            for chunk in self._chunks():
+            for chunk in self._chunks(cleaner):
                 shown = cleaner.feed(chunk)
                 if shown:
                     yield shown
@@ -109,12 +123,23 @@ class AnswerRun:
         citations = [s for s in sources if s.cited]
         said_not_covered = not citations and bool(NOT_COVERED.search(check.text))
         abstained = self.abstained or (said_not_covered and error is None)
+        text = self._mask(check.text).strip()
         self._result = Answer(
-            question=self.question, standalone_question=self.standalone, answer=self._mask(check.text).strip(),
+            question=self.question, standalone_question=self.standalone, answer=text,
             citations=citations, sources=sources, abstained=abstained, backend=self.backend.name,
             evidence=evidence_summary(self.given, citations, abstained), error=error,
             removed_citations=check.removed, filters=self.filters, notices=self.notices,
+            unsupported=[] if abstained else self._unsupported(text),
         )
+
+    def _unsupported(self, text: str) -> list[Unsupported]:
+        """The sentences their citation does not back up (see :mod:`rag.answer.support`);
+        a failing embedder only skips the similarity side of the check."""
+        try:
+            return unsupported(text, self.given, self._similarity)
+        except Exception:  # the check must never cost the answer
+            log.exception("support check failed; checking by term overlap only")
+            return unsupported(text, self.given)
 
     @property
     def result(self) -> Answer:
@@ -155,7 +180,15 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
         return AnswerRun(**run, sources=sources, given=[], request=None, abstain_text=text)
     passages = [Passage(n=i, chunk=hit.chunk, score=hit.score) for i, hit in enumerate(hits, start=1)]
     request, given = _request(standalone, passages, engine, prompts, settings, notices)
-    return AnswerRun(**run, sources=make_sources(hits, fiches, spam), given=given, request=request, abstain_text=None)
+
+    def retry(overflow: ContextOverflow) -> tuple[GenerationRequest, list[Passage]]:
+        notices.append("Le serveur a refusé la requête, trop longue pour sa fenêtre de contexte : "
+                       "elle a été raccourcie et renvoyée.")
+        return _request(standalone, passages, engine, prompts, settings, notices, refused=(overflow, request))
+
+    return AnswerRun(**run, sources=make_sources(hits, fiches, spam), given=given, request=request, abstain_text=None,
+                     retry=retry if engine.uses_llm else None,
+                     similarity=embedder_similarity(services.retriever.embedder))
 
 
 def _decide(standalone: str, hits: list[Hit], filters: dict[str, str], services: AnswerContext) -> Decision:
@@ -175,19 +208,38 @@ def _decide(standalone: str, hits: list[Hit], filters: dict[str, str], services:
 
 
 def _request(question: str, passages: list[Passage], engine: Backend, prompts: Prompts, settings: Settings,
-             notices: list[str]) -> tuple[GenerationRequest, list[Passage]]:
-    """The backend request: all passages for extractive, a token-budgeted prompt for LLMs."""
+             notices: list[str], refused: tuple[ContextOverflow, GenerationRequest] | None = None,
+             ) -> tuple[GenerationRequest, list[Passage]]:
+    """The backend request: all passages for extractive, a prompt budgeted for the
+    backend's context window for LLMs (smaller after a refusal: see :func:`_after_refusal`)."""
     if not engine.uses_llm:
         return GenerationRequest(question=question, passages=passages), passages
-    options = engine.options
-    built = build_messages(
-        question, passages, prompts,
-        context_window=getattr(options, "context_window", None) or settings.context_window,
-        max_tokens=getattr(options, "max_tokens", None) or settings.max_tokens,
-    )
+    known = engine.context_window()
+    window = known.tokens if known else settings.context_window or DEFAULT_CONTEXT_WINDOW
+    max_tokens = getattr(engine.options, "max_tokens", None) or settings.max_tokens
+    safety = SAFETY
+    if refused is not None:
+        window, safety = _after_refusal(*refused, window)
+    built = build_messages(question, passages, prompts, context_window=window, max_tokens=max_tokens, safety=safety)
     if built.dropped:
         notices.append(f"{built.dropped} passage(s) écarté(s) pour tenir dans la fenêtre de contexte du modèle.")
-    return GenerationRequest(question=question, passages=built.passages, messages=built.messages), built.passages
+    if built.max_tokens < max_tokens:
+        notices.append(f"Réponse limitée à {built.max_tokens} tokens (au lieu de {max_tokens}) pour tenir dans "
+                       f"la fenêtre de contexte du modèle ({window} tokens).")
+    return GenerationRequest(question=question, passages=built.passages, messages=built.messages,
+                             max_tokens=built.max_tokens, context_window=window), built.passages
+
+
+def _after_refusal(overflow: ContextOverflow, sent: GenerationRequest, window: int) -> tuple[int, float]:
+    """The window and safety share for the retry of a refused prompt: the window the
+    server named if smaller than the one used; otherwise our token count was too low for
+    its tokenizer, so the share filled shrinks by our count / its count (or by a quarter)."""
+    used = sent.context_window or window
+    if overflow.window and overflow.window < used:
+        return overflow.window, SAFETY
+    ours = sum(count_tokens(m["content"]) for m in sent.messages)
+    theirs = overflow.prompt_tokens
+    return used, SAFETY * (min(0.9, ours / theirs) if theirs else 0.75)
 
 
 def _initiatives(sources: list[Source]) -> str:

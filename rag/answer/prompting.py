@@ -14,6 +14,7 @@ Passages are wrapped as data between ``<passages>`` and ``</passages>`` (one
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,8 @@ MESSAGE_OVERHEAD = 16
 """Tokens the chat format adds around the two messages (role markers, priming)."""
 MIN_PASSAGE_TOKENS = 24
 """Below this, a truncated first passage is not worth sending."""
+MIN_ANSWER_TOKENS = 128
+"""``max_tokens`` is never capped below this to make room for the prompt."""
 
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -71,6 +74,8 @@ class PromptBuild:
     messages: list[dict[str, str]]
     passages: list[Passage]
     dropped: int
+    max_tokens: int
+    """The answer budget: the one asked, or less when the window could not hold it."""
 
 
 def load_template(path: Path) -> Template:
@@ -126,17 +131,20 @@ def format_passages(passages: list[Passage], texts: dict[int, str] | None = None
 
 
 def build_messages(
-    question: str, passages: list[Passage], prompts: Prompts, *, context_window: int, max_tokens: int
+    question: str, passages: list[Passage], prompts: Prompts, *, context_window: int, max_tokens: int,
+    safety: float = SAFETY,
 ) -> PromptBuild:
     """System + user messages holding as many top-ranked passages as the window allows.
 
-    Budget = (context_window - max_tokens) * SAFETY - chat overhead; passages are added in
-    rank order and the lowest-ranked ones are dropped first. If not even the first passage
-    fits, it is truncated. Raises :class:`ConfigError` when the window cannot even hold
-    the instructions and the question.
+    Budget = (context_window - max_tokens) * safety - chat overhead; passages are added in
+    rank order and the lowest-ranked ones are dropped first. When even the first passage
+    does not fit whole, ``max_tokens`` is lowered to make room for it (down to
+    :data:`MIN_ANSWER_TOKENS`), and failing that the passage is truncated. Raises
+    :class:`ConfigError` when the window cannot even hold the instructions, the question
+    and a short answer. ``safety`` < :data:`SAFETY` leaves more margin (a server that
+    counts more tokens than tiktoken does).
     """
     system = prompts.system.render()
-    limit = int((context_window - max_tokens) * SAFETY) - MESSAGE_OVERHEAD
 
     def user_for(kept: list[Passage], texts: dict[int, str]) -> str:
         block = format_passages(kept, texts)
@@ -146,10 +154,14 @@ def build_messages(
         return count_tokens(system) + count_tokens(user_for(kept, texts))
 
     base = total([], {})
-    if base > limit:
+    whole = count_tokens(format_passage(passages[0])) + 2 if passages else 0
+    least = count_tokens(format_passage(passages[0], "")) + 2 + MIN_PASSAGE_TOKENS if passages else 0
+    answer = _answer_budget(context_window, max_tokens, safety, base + whole, base + least)
+    limit = int((context_window - answer) * safety) - MESSAGE_OVERHEAD
+    if base + least > limit:
         raise ConfigError(
             f"fenêtre de contexte trop petite : RAG_CONTEXT_WINDOW={context_window} ne laisse pas "
-            f"la place à RAG_MAX_TOKENS={max_tokens} plus les consignes et la question ({base} tokens)"
+            f"la place à une réponse de {answer} tokens plus les consignes et la question ({base} tokens)"
         )
     kept, texts, used = [], {}, base
     for passage in passages:
@@ -168,7 +180,21 @@ def build_messages(
     user = user_for(kept, texts)
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     final = [_with_text(p, texts[p.n]) if p.n in texts else p for p in kept]
-    return PromptBuild(messages, final, len(passages) - len(kept))
+    return PromptBuild(messages, final, len(passages) - len(kept), answer)
+
+
+def _answer_budget(window: int, max_tokens: int, safety: float, whole: int, least: int) -> int:
+    """``max_tokens``, or less so that the prompt with the first passage whole (``whole``
+    tokens) fits, but never below :data:`MIN_ANSWER_TOKENS`: then the passage is truncated
+    instead, and the answer shrinks only as far as a prompt of ``least`` tokens needs."""
+    def room(prompt: int) -> int:  # the largest answer leaving ``prompt`` tokens of prompt
+        return window - math.ceil((prompt + MESSAGE_OVERHEAD + 1) / safety)
+
+    if room(whole) >= max_tokens:
+        return max_tokens
+    if room(whole) >= MIN_ANSWER_TOKENS:
+        return room(whole)
+    return min(max_tokens, max(room(least), MIN_ANSWER_TOKENS))
 
 
 def _with_text(passage: Passage, text: str) -> Passage:

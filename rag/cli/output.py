@@ -20,6 +20,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "evidence": answer.evidence,
         "error": answer.error,
         "removed_citations": answer.removed_citations,
+        "unsupported": [item.model_dump() for item in answer.unsupported],
         "question": answer.question,
         "standalone_question": answer.standalone_question,
         "filters": answer.filters,

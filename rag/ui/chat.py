@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from rag.answer.pipeline import ask
+from rag.answer.support import describe
 from rag.errors import RagError
 from rag.search.filters import FILTER_FIELDS
 from rag.ui.feedback import append_feedback
@@ -162,6 +163,7 @@ def answer_live(question: str, services: Any, options: ChatOptions, history: lis
             with answer_slot:
                 st.write_stream(safe_stream(run.stream()))
             turn = turn_from_answer(run.result, options.filters)
+            turn.notices += [describe(item) for item in run.result.unsupported]  # « … » — non étayé par [n]
         except RagError as exc:
             turn = _failed(question, str(exc), filters, list(run.sources) if run else [])
         except Exception:  # noqa: BLE001 - the UI must never show a traceback

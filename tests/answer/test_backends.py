@@ -13,9 +13,10 @@ from typing import ClassVar
 import pytest
 
 from rag.answer.backends import REGISTRY, Backend, create_backend
+from rag.answer.backends.base import ContextOverflow
 from rag.answer.backends.extractive import LIST_QUESTION, METADATA_QUESTION
+from rag.answer.backends.http import HttpBackend
 from rag.answer.backends.http_errors import retry_after_seconds
-from rag.answer.backends.openai import iter_sse_data
 from rag.config import Settings, load_settings
 from rag.errors import (
     BackendAuthError,
@@ -26,8 +27,9 @@ from rag.errors import (
     ConfigError,
 )
 from rag.text import fold
+from rag.tokens import count_tokens
 from rag.types import Chunk, GenerationRequest, Passage
-from tests.support.fake_llm_server import FakeLLMServer, Scenario, closed_port_url
+from tests.support.fake_llm_server import FakeLLMServer, Scenario, Window, closed_port_url
 from tests.support.fakes import FakeBackend
 
 KEY_ENV = "RAG_TEST_LLM_KEY"
@@ -274,14 +276,42 @@ class HttpContract(BackendContract):
         check_error(error, BackendModelNotFound, self.name, "a-7b, b-13b", "RAG_LLM_MODEL")
         assert fake_llm.chat_hits() == []
 
+    def test_cut_at_max_tokens_is_logged(self, backend: Backend, fake_llm: FakeLLMServer,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+        fake_llm.queue(Scenario(tokens=["Une réponse", " coupée"], finish="length"))
+        request = REQUEST.model_copy(update={"max_tokens": 42})
+        assert "".join(backend.stream(request)) == "Une réponse coupée"
+        assert f"backend '{self.name}': answer cut at max_tokens=42" in caplog.text
+
+    def test_context_window_setting_wins_and_nothing_is_asked(self, settings: Settings,
+                                                               fake_llm: FakeLLMServer) -> None:
+        fake_llm.window = Window(1024, advertise=self.advertises)
+        backend = self.make(settings, self.url(fake_llm), context_window=3000)
+        assert backend.context_window().tokens == 3000 and "RAG_CONTEXT_WINDOW" in backend.context_window().source
+        assert fake_llm.hits == []
+
+    def test_advertised_context_window_is_asked_once(self, backend: HttpBackend, fake_llm: FakeLLMServer) -> None:
+        fake_llm.window = Window(1024, advertise=self.advertises)
+        window = backend.context_window()
+        assert window.tokens == 1024 and "annoncée par le serveur" in window.source
+        asked = len(fake_llm.hits)
+        assert backend.context_window() == window and len(fake_llm.hits) == asked  # cached per instance
+
+    def test_unreachable_server_gives_the_default_and_is_asked_again(self, settings: Settings) -> None:
+        backend = self.make(settings, closed_port_url())
+        assert backend.context_window().tokens == 8192 and "injoignable" in backend.context_window().source
+        assert backend._window is None  # not cached: the server may come up
+
 
 def test_retry_after_accepts_seconds_and_http_dates() -> None:
+
     assert retry_after_seconds("2.5") == 2.5 and retry_after_seconds("soon") is None
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0 and retry_after_seconds(None) is None
 
 
 class TestOpenAI(HttpContract):
     name = "openai"
+    advertises = "vllm"
 
     def url(self, server: FakeLLMServer) -> str:
         return f"{server.url}/v1"
@@ -293,20 +323,66 @@ class TestOpenAI(HttpContract):
         list(self.make(settings, fake_llm.url + "/").stream(REQUEST))
         assert fake_llm.chat_hits()[0].path == "/v1/chat/completions"
 
-    def test_sse_events_skip_comments_and_join_data_lines(self) -> None:
-        lines = [": ping", "", "data: {\"a\":", "data: 1}", "", "event: x", "data:[DONE]"]
-        assert list(iter_sse_data(lines)) == ['{"a":\n1}', "[DONE]"]
+    def test_sse_comments_split_lines_and_crlf_are_decoded(self, backend: Backend, fake_llm: FakeLLMServer) -> None:
+        event = '{"choices": [{"index": 0, "delta": {"content": "%s"}, "finish_reason": %s}]}'
+        fake_llm.queue(Scenario(kind="raw", tokens=[
+            ": ping\r\n\r\n", "data: " + event % ("Bon", "null") + "\r\n\r", "\n",
+            "event: message\ndata: {\"choices\": [{\"index\": 0,\n", "data: \"delta\": {\"content\": \"jour\"}}]}\n\n",
+            "retry: 100\n\n", "data: " + event % ("", '"stop"') + "\n\n", "data:[DONE]\n\n"]))
+        assert list(backend.stream(REQUEST)) == ["Bon", "jour"]
+
+    def test_a_body_that_is_no_event_stream_is_a_protocol_error(self, backend: Backend,
+                                                                 fake_llm: FakeLLMServer) -> None:
+        fake_llm.queue(Scenario(kind="raw", tokens=["{}"]))
+        fake_llm.sse_type = "application/json"
+        _, error = drain(backend)
+        check_error(error, BackendProtocolError, self.name, "no event stream", "application/json")
+
+    def test_llamacpp_props_announce_the_window(self, backend: HttpBackend, fake_llm: FakeLLMServer) -> None:
+        fake_llm.window = Window(2048, advertise="llamacpp")
+        assert backend.context_window().tokens == 2048 and "/props" in backend.context_window().source
+
+    def test_silent_server_gives_the_default(self, backend: HttpBackend, fake_llm: FakeLLMServer) -> None:
+        fake_llm.window = Window(1024, advertise="none")
+        assert backend.context_window().tokens == 8192 and "ne l'annonce pas" in backend.context_window().source
+
+    @pytest.mark.parametrize("refusal", ["vllm", "llama-cpp-python"])
+    def test_a_refusal_teaches_the_window(self, backend: HttpBackend, fake_llm: FakeLLMServer, refusal: str) -> None:
+        fake_llm.window = Window(300, advertise="none", refusal=refusal)
+        long = REQUEST.model_copy(update={"messages": [{"role": "user", "content": "mot " * 400}], "max_tokens": 50})
+        _, error = drain(backend, long)
+        check_error(error, ContextOverflow, self.name, "fenêtre de contexte du modèle (300 tokens)", "RAG_TOP_K")
+        assert (error.window, error.prompt_tokens) == (300, count_tokens("mot " * 400) + 4)  # as the server counts
+        assert len(fake_llm.chat_hits()) == 1  # a 400 is not retried by the backend: the pipeline rebuilds
+        window = backend.context_window()
+        assert window.tokens == 300 and "refus" in window.source
 
 
 class TestOllama(HttpContract):
     name = "ollama"
+    advertises = "ollama"
 
     def url(self, server: FakeLLMServer) -> str:
         return server.url
 
     def check_generation_options(self, body: dict, settings: Settings) -> None:
-        assert body["options"] == {"temperature": settings.temperature, "num_ctx": settings.context_window,
+        assert body["options"] == {"temperature": settings.temperature, "num_ctx": 8192,
                                    "num_predict": settings.max_tokens}
+
+    def test_num_ctx_is_always_the_window_the_prompt_was_built_for(self, backend: Backend,
+                                                                    fake_llm: FakeLLMServer) -> None:
+        fake_llm.window = Window(2048, advertise="ollama")
+        list(backend.stream(REQUEST))
+        list(backend.stream(REQUEST.model_copy(update={"context_window": 1500, "max_tokens": 100})))
+        first, second = (hit.body["options"] for hit in fake_llm.chat_hits())
+        assert (first["num_ctx"], second["num_ctx"], second["num_predict"]) == (2048, 1500, 100)
+
+    def test_modelfile_num_ctx_wins_and_a_long_context_length_is_capped(self, backend: HttpBackend,
+                                                                        fake_llm: FakeLLMServer) -> None:
+        assert backend.context_window().tokens == 8192 and "131072" in backend.context_window().source
+        fake_llm.num_ctx_param = 4096
+        fresh = create_backend("ollama", load_settings(), base_url=fake_llm.url, model="test-model")
+        assert fresh.context_window().tokens == 4096 and "num_ctx" in fresh.context_window().source
 
 
 class TestExtractive(BackendContract):
@@ -375,7 +451,8 @@ class TestExtractive(BackendContract):
         assert set(found) == set(range(1, 8))  # breadth first: every passage before a second sentence
 
     def test_second_sentence_only_if_strong(self, backend: Backend) -> None:
-        two = [passage(1, "a", "A", "Enjeux", "La confidentialité de l'accueil est garantie. L'accueil ouvre le lundi."),
+        two = [passage(1, "a", "A", "Enjeux",
+                       "La confidentialité de l'accueil est garantie. L'accueil ouvre le lundi."),
                passage(2, "b", "B", "Enjeux", "Un accueil au guichet unique du centre.")]
         text = self.answer(backend, "confidentialité de l'accueil", two)
         assert "garantie. [1]" in text and "lundi" not in text and "guichet unique du centre. [2]" in text
@@ -386,8 +463,10 @@ class TestExtractive(BackendContract):
         assert "<" not in text and "Un accueil chaleureux ici. [1]" in text
 
     def test_metadata_is_quoted_only_when_asked_or_alone_to_answer(self, backend: Backend) -> None:
-        meta = passage(1, "brest", BREST, "Fiche", "Acteur : Agence DETEA.\nVille : Brest.\nÉchelle d'action : Commune.")
-        body = passage(2, "brest", BREST, "Réalisations", "Une nouvelle signalétique a été installée dans le hall à Brest.")
+        meta = passage(1, "brest", BREST, "Fiche",
+                       "Acteur : Agence DETEA.\nVille : Brest.\nÉchelle d'action : Commune.")
+        body = passage(2, "brest", BREST, "Réalisations",
+                       "Une nouvelle signalétique a été installée dans le hall à Brest.")
         content = self.answer(backend, "quelle signalétique dans le hall à Brest ?", [meta, body])
         assert citations(content) == [2] and "Ville" not in content
         asked = self.answer(backend, "dans quelle ville se trouve le projet de Brest ?", [meta, body])
@@ -431,7 +510,8 @@ class TestRegistry:
     def test_options_come_from_settings_then_overrides(self, settings: Settings) -> None:
         tuned = load_settings(llm_api_key_env=KEY_ENV, llm_model="m1", llm_base_url="http://h:1", temperature=0.7)
         backend = create_backend("ollama", tuned, model="m2")
-        assert (backend.options.model, backend.options.base_url, backend.options.temperature) == ("m2", "http://h:1", 0.7)
+        options = backend.options
+        assert (options.model, options.base_url, options.temperature) == ("m2", "http://h:1", 0.7)
         assert backend.options.api_key.get_secret_value() == SECRET
 
     def test_general_llm_override_ignored_by_extractive_but_typo_rejected(self, settings: Settings) -> None:

@@ -78,8 +78,8 @@ def create_backend(name: str | None, settings: Settings, **overrides: object) ->
 __all__ = ["REGISTRY", "Backend", "GenerationRequest", "Passage", "create_backend", "register"]
 
 # One line per backend module (importing registers it).
-from rag.answer.backends import (
-    extractive,  # noqa: E402,F401
-    ollama,  # noqa: E402,F401
-    openai,  # noqa: E402,F401
+from rag.answer.backends import (  # noqa: E402
+    extractive,  # noqa: F401
+    ollama,  # noqa: F401
+    openai,  # noqa: F401
 )

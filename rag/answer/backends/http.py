@@ -7,6 +7,12 @@ yielded: once tokens were shown, a failure is reported, never silently replayed.
 timeout is not retried either (a slow model would only be slower the second time).
 Failures become readable errors in :mod:`rag.answer.backends.http_errors`. The API key is sent
 as ``Authorization: Bearer`` and scrubbed from anything a server echoes back.
+
+The context window (:meth:`HttpBackend.context_window`) is ``RAG_CONTEXT_WINDOW`` when set,
+else what the server announces (each subclass knows where its server says it), else
+8192; it is found once per backend instance and lowered when the server refuses a prompt
+as too long (HTTP 400 naming its window): the pipeline then rebuilds the prompt and
+retries once.
 """
 
 from __future__ import annotations
@@ -23,7 +29,13 @@ from typing import Any, ClassVar
 
 import httpx
 
-from rag.answer.backends.base import Backend
+from rag.answer.backends.base import (
+    DEFAULT_CONTEXT_WINDOW,
+    FROM_SETTING,
+    Backend,
+    ContextOverflow,
+    ContextWindow,
+)
 from rag.answer.backends.http_errors import error_text, retry_after_seconds, scrub, status_error, transport_error
 from rag.answer.backends.http_options import HttpOptions
 from rag.errors import BackendError, BackendModelNotFound, BackendProtocolError, BackendUnavailable
@@ -43,6 +55,15 @@ _RETRYABLE_TRANSPORT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemotePr
 def shared_ssl_context() -> ssl.SSLContext:
     """One TLS context for all clients: building one costs ~0.1 s, sharing it is safe."""
     return httpx.create_ssl_context()
+
+
+def sent_body(response: httpx.Response) -> dict[str, Any]:
+    """The JSON body we sent for ``response`` (to report the ``max_tokens`` it asked)."""
+    try:
+        body = json.loads(response.request.content or b"{}")
+    except (ValueError, httpx.RequestNotRead):
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def chat_messages(request: GenerationRequest) -> list[dict[str, str]]:
@@ -69,6 +90,8 @@ class HttpBackend(Backend):
                                     verify=shared_ssl_context())
         self._model = opts.model
         self._model_lock = threading.Lock()
+        self._window: ContextWindow | None = None
+        self._window_lock = threading.Lock()
 
     # -- wire format, per subclass -------------------------------------------------
     @abstractmethod
@@ -76,8 +99,8 @@ class HttpBackend(Backend):
         """The JSON body of a chat request."""
 
     @abstractmethod
-    def parse_stream(self, lines: Iterator[str]) -> Iterator[str]:
-        """Text pieces from the streamed body's lines; raise ``BackendError`` on bad input."""
+    def parse_stream(self, response: httpx.Response) -> Iterator[str]:
+        """Text pieces from the streamed body; raise ``BackendError`` on bad input."""
 
     @abstractmethod
     def parse_complete(self, data: Any) -> str:
@@ -87,10 +110,15 @@ class HttpBackend(Backend):
     def parse_models(self, data: Any) -> list[str]:
         """Model names from the models listing."""
 
+    def discover_context_window(self, model: str) -> ContextWindow | None:
+        """The window the server announces for ``model``, ``None`` if it says nothing.
+        May raise ``httpx.HTTPError`` / ``BackendError`` (then asked again next time)."""
+        return None
+
     # -- public API -----------------------------------------------------------------
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         body = self.payload(request, self.resolve_model(), stream=True)
-        yield from self._with_retries(body, lambda response: self.parse_stream(response.iter_lines()))
+        yield from self._with_retries(body, self.parse_stream)
 
     def complete(self, request: GenerationRequest) -> str:
         """One non-streamed request: safe to retry on any failure (nothing was shown)."""
@@ -126,6 +154,43 @@ class HttpBackend(Backend):
                 self._model = models[0]
             return self._model
 
+    def context_window(self) -> ContextWindow:
+        """The window prompts are budgeted for (see the module doc), found once."""
+        with self._window_lock:
+            if self._window is None:
+                self._window = self._find_window()
+            return self._window or ContextWindow(DEFAULT_CONTEXT_WINDOW, "par défaut (serveur injoignable)")
+
+    def _find_window(self) -> ContextWindow | None:
+        """Setting, else the server's announcement, else the default; ``None`` when the
+        server could not be asked (not cached: asked again on the next question)."""
+        if self.options.context_window:
+            return ContextWindow(self.options.context_window, FROM_SETTING)
+        try:
+            found = self.discover_context_window(self.resolve_model())
+        except (httpx.HTTPError, BackendError) as exc:
+            log.info("backend '%s': context window not discovered (%s)", self.name,
+                     scrub(str(exc), self.options.secret()))
+            return None
+        return found or ContextWindow(DEFAULT_CONTEXT_WINDOW, "par défaut (le serveur ne l'annonce pas)")
+
+    def _learn_window(self, overflow: ContextOverflow) -> None:
+        """Keep the window a refusal named: later prompts are budgeted for it."""
+        if overflow.window:
+            with self._window_lock:
+                self._window = ContextWindow(overflow.window, "apprise d'un refus du serveur")
+            log.info("backend '%s': the server's context window is %d tokens", self.name, overflow.window)
+
+    def _get_json(self, url: str, body: dict[str, Any] | None = None) -> Any:
+        """``GET url`` (``POST body`` if given) as JSON; ``None`` unless it answered 200."""
+        response = self._client.post(url, json=body) if body is not None else self._client.get(url)
+        if response.status_code != 200:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
     def close(self) -> None:
         self._client.close()
 
@@ -142,7 +207,10 @@ class HttpBackend(Backend):
                         response.read()
                         delay = self._retry_delay(response, attempt)
                         if attempt == attempts or delay is None:
-                            raise self._status_error(response, attempt)
+                            error = self._status_error(response, attempt)
+                            if isinstance(error, ContextOverflow):
+                                self._learn_window(error)
+                            raise error
                         self._wait(attempt, f"HTTP {response.status_code}", delay)
                         continue
                     for piece in parse(response):
@@ -202,9 +270,9 @@ class HttpBackend(Backend):
             raise BackendError(self.name, f"server error mid-answer: {self._error_text(event['error'])}")
         return event
 
-    def _warn_cut(self) -> None:
+    def _warn_cut(self, max_tokens: int | None = None) -> None:
         """Log that the server stopped the answer at ``max_tokens``."""
-        log.warning("backend '%s': answer cut at max_tokens=%d", self.name, self.options.max_tokens)
+        log.warning("backend '%s': answer cut at max_tokens=%d", self.name, max_tokens or self.options.max_tokens)
 
     def _incomplete(self, marker: str) -> BackendProtocolError:
         """The error for a stream that ended without its end ``marker`` (e.g. ``no done line``)."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import email.utils
 import json
-from datetime import datetime, timezone
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from rag.answer.backends.base import ContextOverflow
 from rag.answer.backends.http_options import HttpOptions
 from rag.errors import BackendAuthError, BackendError, BackendModelNotFound, BackendUnavailable
 
@@ -52,9 +54,48 @@ def retry_after_seconds(value: str | None) -> float | None:
         except (TypeError, ValueError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
     return max(seconds, 0.0)
+
+
+_OVERFLOW_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
+_WINDOW = re.compile(r"maximum context length is (\d+)|context window of (\d+)|"
+                     r"available context size \((\d+) tokens\)|context length of (\d+)", re.I)
+_PROMPT = re.compile(r"\((\d+) in (?:the|your) (?:messages|prompt)|request \((\d+) tokens\)|"
+                     r"has (\d+) input tokens|requested tokens \((\d+)\)", re.I)
+
+
+def _first_number(pattern: re.Pattern[str], text: str) -> int | None:
+    match = pattern.search(text)
+    return int(next(g for g in match.groups() if g)) if match else None
+
+
+def context_overflow(name: str, response: httpx.Response, secret: str | None) -> ContextOverflow | None:
+    """The refusal of a prompt longer than the server's window, or ``None``.
+
+    Recognised by the error ``code``/``type`` (OpenAI, vLLM and llama-cpp-python say
+    ``context_length_exceeded``, llama.cpp ``exceed_context_size_error``) or the wording
+    (« maximum context length is N tokens », « exceeds the available context size (N
+    tokens) », « exceed context window of N »); the window and the prompt length the
+    server counted are read from the message or the ``n_ctx``/``n_prompt_tokens`` fields."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    error = data.get("error", data) if isinstance(data, dict) else None
+    fields = error if isinstance(error, dict) else {}
+    text = str(fields.get("message", error if error is not None else response.text))
+    coded = {str(fields.get("code")), str(fields.get("type"))} & _OVERFLOW_CODES
+    window = fields.get("n_ctx") if isinstance(fields.get("n_ctx"), int) else _first_number(_WINDOW, text)
+    if not coded and window is None:
+        return None
+    prompt = fields.get("n_prompt_tokens")
+    prompt = prompt if isinstance(prompt, int) else _first_number(_PROMPT, text)
+    size = f" ({window} tokens)" if window else ""
+    return ContextOverflow(name, f"la requête dépasse la fenêtre de contexte du modèle{size} "
+                           f"(HTTP {response.status_code}: {error_text(text, secret)}); réduisez RAG_TOP_K ou "
+                           "RAG_MAX_TOKENS, ou fixez RAG_CONTEXT_WINDOW", window, prompt)
 
 
 def status_error(name: str, response: httpx.Response, opts: HttpOptions, model: str | None,
@@ -62,6 +103,8 @@ def status_error(name: str, response: httpx.Response, opts: HttpOptions, model: 
     """Map a non-200 answer to the error telling the user what to check."""
     status, url = response.status_code, str(response.request.url)
     secret = opts.secret()
+    if status in (400, 413, 422) and (overflow := context_overflow(name, response, secret)) is not None:
+        return overflow
     if status in (401, 403):
         unset = "" if secret else " (currently not set)"
         return BackendAuthError(name, f"the server at {url} refused the request (HTTP {status}); "

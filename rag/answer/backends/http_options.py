@@ -14,7 +14,7 @@ class HttpOptions(BaseModel):
     model: str | None = None  # None: use the server's only model (see ``resolve_model``)
     temperature: float = Field(0.2, ge=0.0, le=2.0)
     max_tokens: int = Field(700, ge=1)
-    context_window: int = Field(8192, ge=256)
+    context_window: int | None = Field(None, ge=256)  # None: ask the server (see HttpBackend.context_window)
     connect_timeout: float = Field(5.0, gt=0)
     read_timeout: float = Field(120.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)

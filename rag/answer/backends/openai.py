@@ -1,22 +1,27 @@
 """``openai``: any OpenAI-compatible ``/chat/completions`` server (vLLM, llama.cpp server,
-LM Studio, Albert, Mistral, OpenAI), streamed as Server-Sent Events.
+llama-cpp-python, LM Studio, Albert, Mistral, OpenAI), streamed as Server-Sent Events
+(decoded by ``httpx-sse``).
 
 ``base_url`` includes the API version prefix, as in the OpenAI SDK
 (``http://127.0.0.1:8000/v1``, ``https://api.mistral.ai/v1``); a bare host such as
-``http://127.0.0.1:8000`` gets ``/v1`` appended. ``context_window`` is not sent (the API
-has no such field): the pipeline uses it to budget the prompt.
+``http://127.0.0.1:8000`` gets ``/v1`` appended. The API has no context-window field: the
+window is read from ``/v1/models`` (vLLM's ``max_model_len``) or llama.cpp's ``/props``
+(``n_ctx``), and the pipeline budgets the prompt for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import httpx
+from httpx_sse import EventSource, SSEError
 from pydantic import field_validator
 
 from rag.answer.backends import register
-from rag.answer.backends.http import HttpBackend, chat_messages
+from rag.answer.backends.base import ContextWindow
+from rag.answer.backends.http import HttpBackend, chat_messages, sent_body
 from rag.answer.backends.http_options import HttpOptions
 from rag.types import GenerationRequest
 
@@ -33,20 +38,8 @@ class OpenAIOptions(HttpOptions):
         return value + "/v1" if urlsplit(value).path in ("", "/") else value
 
 
-def iter_sse_data(lines: Iterable[str]) -> Iterator[str]:
-    """The ``data`` payload of each Server-Sent Event; comments (keep-alives) are skipped."""
-    data: list[str] = []
-    for line in lines:
-        if not line:
-            if data:
-                yield "\n".join(data)
-                data = []
-            continue
-        field, _, value = line.partition(":")
-        if field == "data":
-            data.append(value[1:] if value.startswith(" ") else value)
-    if data:
-        yield "\n".join(data)
+def _positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 @register
@@ -60,24 +53,30 @@ class OpenAIBackend(HttpBackend):
 
     def payload(self, request: GenerationRequest, model: str, stream: bool) -> dict[str, Any]:
         return {"model": model, "messages": chat_messages(request), "stream": stream,
-                "temperature": self.options.temperature, "max_tokens": self.options.max_tokens}
+                "temperature": self.options.temperature,
+                "max_tokens": request.max_tokens or self.options.max_tokens}
 
-    def parse_stream(self, lines: Iterator[str]) -> Iterator[str]:
+    def parse_stream(self, response: httpx.Response) -> Iterator[str]:
         finished = False
-        for data in iter_sse_data(lines):
-            if data.strip() == "[DONE]":
-                return
-            event = self._decode_event(data, "SSE data", shape="SSE event")
-            for choice in event.get("choices") or []:
-                if choice.get("index", 0) != 0:
+        try:
+            for sse in EventSource(response).iter_sse():
+                if not sse.data:  # an event without data (only ``retry:`` or ``id:``): nothing to show
                     continue
-                content = (choice.get("delta") or {}).get("content")
-                if content:
-                    yield content
-                if choice.get("finish_reason"):
-                    finished = True
-                    if choice["finish_reason"] == "length":
-                        self._warn_cut()
+                if sse.data.strip() == "[DONE]":
+                    return
+                event = self._decode_event(sse.data, "SSE data", shape="SSE event")
+                for choice in event.get("choices") or []:
+                    if choice.get("index", 0) != 0:
+                        continue
+                    content = (choice.get("delta") or {}).get("content")
+                    if content:
+                        yield content
+                    if choice.get("finish_reason"):
+                        finished = True
+                        if choice["finish_reason"] == "length":
+                            self._warn_cut(sent_body(response).get("max_tokens"))
+        except SSEError as exc:
+            raise self._protocol(f"no event stream from {self._url(self.chat_path)} ({exc})") from None
         if not finished:
             raise self._incomplete("no [DONE]")
 
@@ -86,3 +85,21 @@ class OpenAIBackend(HttpBackend):
 
     def parse_models(self, data: Any) -> list[str]:
         return [model["id"] for model in data["data"]]
+
+    def discover_context_window(self, model: str) -> ContextWindow | None:
+        """vLLM: ``max_model_len`` on the model's entry of ``/v1/models``; llama.cpp's
+        server: ``/props`` (``default_generation_settings.n_ctx``, or ``n_ctx``), beside ``/v1``."""
+        listing = self._get_json(self.models_path)
+        entries = listing.get("data") if isinstance(listing, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and entry.get("id") == model and _positive_int(entry.get("max_model_len")):
+                return ContextWindow(entry["max_model_len"], "annoncée par le serveur (/v1/models, max_model_len)")
+        root = self.options.base_url.removesuffix("/v1")
+        props = self._get_json(f"{root}/props")
+        if isinstance(props, dict):
+            settings = props.get("default_generation_settings")
+            n_ctx = _positive_int(settings.get("n_ctx") if isinstance(settings, dict) else None)
+            n_ctx = n_ctx or _positive_int(props.get("n_ctx"))
+            if n_ctx:
+                return ContextWindow(n_ctx, "annoncée par le serveur (/props, n_ctx)")
+        return None
