@@ -25,7 +25,7 @@ from rag.answer.support import Similarity, embedder_similarity, unsupported
 from rag.catalogue.catalogue import Catalogue
 from rag.catalogue.spam import link_guard
 from rag.config import Settings
-from rag.errors import BackendError
+from rag.errors import BackendError, ConfigError
 from rag.search.filters import FILTER_FIELDS, check_filters, infer_filters, place_depth
 from rag.search.retrieval import Retriever
 from rag.text import clean_question
@@ -87,7 +87,10 @@ class AnswerRun:
         except ContextOverflow as overflow:  # raised before any token (an HTTP 400)
             if self._retry is None:
                 raise
-            self.request, self.given = self._retry(overflow)
+            try:
+                self.request, self.given = self._retry(overflow)
+            except ConfigError:  # not even the instructions fit what the server accepts
+                raise overflow from None
             self._retry = None
             cleaner.valid = {p.n for p in self.given}
             yield from self.backend.stream(self.request)
