@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-pytest_plugins = ["tests.support.fake_llm_server", "tests.support.chroma_server",
+pytest_plugins = ["tests.support.fake_llm_server", "tests.support.chroma_server", "tests.support.postgres",
                   "tests.support.api_server"]
 
 # CI replays the same examples every run (derandomized), so a landing run cannot fail on

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from rag.cli.conversations import add_parsers as add_conversation_parsers
 from rag.cli.serve import add_parsers as add_serve_parsers
 from rag.config import get_settings
 from rag.errors import RagError
@@ -124,6 +125,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     document with ``--json``. A failing backend: the sources are still printed, one line
     on stderr says what to check, exit code 3."""
     from rag.answer.pipeline import ask
+    from rag.cli.conversations import AskConversation
     from rag.cli.output import answer_json, format_sources
     from rag.search.filters import check_filters
     from rag.services import Services
@@ -136,18 +138,28 @@ def cmd_ask(args: argparse.Namespace) -> int:
     filters = check_filters(_filters(args.filter))
     services.backend(args.backend, **overrides)
     services.prompts()
+    stored = AskConversation(services.conversations, args.conversation) if args.conversation else None
     if services.ensure_index():
         print("index construit / mis à jour avant la réponse", file=sys.stderr)
-    run = ask(args.question, services, filters=filters, backend=args.backend, k=args.k, **overrides)
+    if stored:
+        stored.start()
+    run = ask(args.question, services, history=stored.history if stored else None, filters=filters,
+              backend=args.backend, k=args.k, **overrides)
+    pieces = stored.timed(run.stream()) if stored else run.stream()
     if args.json:
+        for _ in pieces:
+            pass
         result = run.result
-        _print_json(answer_json(result))
+        _print_json({**answer_json(result), **(stored.save(run) if stored else {})})
     else:
-        for piece in run.stream():
+        for piece in pieces:
             sys.stdout.write(piece)
             sys.stdout.flush()
         result = run.result
         print("\n\n" + format_sources(result))
+        if stored:
+            stored.save(run)
+            stored.report()
     for notice in result.notices:
         print(f"note : {notice}", file=sys.stderr)
     if result.error:
@@ -211,9 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--filter", action="append", metavar="FIELD=VALUE")
     p.add_argument("--k", type=int, default=None)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--conversation", default=None, metavar="new|ID",
+                   help="continue a stored conversation (its history resolves follow-ups), or start one")
     p.set_defaults(func=cmd_ask)
 
     add_serve_parsers(sub)  # serve, mcp
+    add_conversation_parsers(sub)  # conversations, feedback
     return parser
 
 

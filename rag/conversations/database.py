@@ -18,10 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 from rag.config import Settings
 from rag.errors import (
@@ -110,7 +109,7 @@ def prepare_location(url: URL) -> None:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DatabaseReadOnly(
-                f"Impossible de créer le dossier de {describe(url)} ({exc.strerror}) : "
+                f"Impossible de créer le dossier de la base des conversations ({describe(url)} ; {exc.strerror}) : "
                 "vérifiez RAG_DATA_DIR ou RAG_DATABASE_URL et les droits du dossier."
             ) from None
 
@@ -122,7 +121,7 @@ def translated(url: URL) -> Iterator[None]:
         yield
     except IntegrityError as exc:
         raise WriteConflict(f"Écriture refusée par {describe(url)} (conflit : {_detail(exc)}).") from exc
-    except (SQLAlchemyError, sqlite3.Error, psycopg.Error) as exc:
+    except (SQLAlchemyError, sqlite3.Error) as exc:
         raise translate(exc, url) from exc
 
 
@@ -164,8 +163,7 @@ def translate(exc: BaseException, url: URL) -> DatabaseError:
             f"La base des conversations ({where}) n'accepte pas d'écriture ({detail}) : "
             "RAG_DATABASE_URL doit désigner le serveur principal, pas un réplica."
         )
-    if isinstance(getattr(exc, "orig", exc), psycopg.OperationalError | psycopg.InterfaceError) or \
-            getattr(exc, "connection_invalidated", False):
+    if isinstance(exc, OperationalError | InterfaceError) or getattr(exc, "connection_invalidated", False):
         return DatabaseUnavailable(
             f"La base des conversations ({where}) est injoignable ({detail}) : vérifiez que le serveur "
             "tourne et RAG_DATABASE_URL. L'enregistrement reprendra dès son retour, sans redémarrage."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import string
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -19,11 +20,13 @@ from rag.text import fold
 from rag.types import Answer, Source
 
 TITLE_CHARS = 80
+_ALPHABET = string.ascii_letters + string.digits
 
 
 def new_id() -> str:
-    """A short random id, safe in a URL (``?c=…``): 12 characters, 72 random bits."""
-    return secrets.token_urlsafe(9)
+    """A short random id, safe in a URL (``?c=…``) and on a command line (letters and
+    digits only, so never taken for an option): 12 characters, 71 random bits."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(12))
 
 
 def now() -> datetime:

@@ -46,7 +46,7 @@ from rag.conversations.models import (
 )
 from rag.conversations.rows import new_id, now, search_text, stored_turn, summary, title_from, turn_row
 from rag.conversations.schema import ID_LENGTH, USER_LENGTH, conversations, turns
-from rag.errors import ConversationNotFound, InputError
+from rag.errors import ConversationNotFound, DatabaseError, DatabaseLocked, InputError
 from rag.text import fold
 from rag.types import Answer
 
@@ -118,13 +118,22 @@ class ConversationStore:
 
     @contextmanager
     def _transaction(self, write: bool = False) -> Iterator[Connection]:
-        """A connection inside a transaction, committed at the end of the block."""
-        self._prepare()
-        with translated(self.url), self.engine.connect() as conn:
-            if write:
-                conn.execution_options(**{WRITE: True})
-            with conn.begin():
-                yield conn
+        """A connection inside a transaction, committed at the end of the block. After a
+        failure other than a lock or a conflict, the pooled connections are dropped and
+        the database checked again on next use (the file may have been replaced)."""
+        try:
+            self._prepare()
+            with translated(self.url), self.engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{WRITE: True})
+                with conn.begin():
+                    yield conn
+        except (DatabaseLocked, WriteConflict):
+            raise
+        except DatabaseError:
+            self._ready = False
+            self.engine.dispose()
+            raise
 
     def _owned(self, conn: Connection, conversation_id: str, user_id: str, *, lock: bool = False) -> RowMapping:
         """The conversation row if ``user_id`` owns it, else ConversationNotFound."""

@@ -1,0 +1,182 @@
+"""The stored conversations from the command line: ``conversations list|show|export``,
+``feedback list``, and the conversation side of ``ask --conversation new|ID``.
+
+The command line is the desktop user (:data:`~rag.conversations.LOCAL_USER`). An unknown
+id is one French line on stderr and exit code 2. When the database fails, ``ask`` still
+answers: a note on stderr says the answer is not saved (``conversation_id`` is null).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from rag.config import get_settings
+from rag.errors import DatabaseError
+
+if TYPE_CHECKING:  # imported when used: `python -m rag index` need not load SQLAlchemy
+    from rag.answer.pipeline import AnswerRun
+    from rag.conversations import ConversationStore
+
+NEW = "new"
+
+
+def _open() -> tuple[ConversationStore, str]:
+    """The configured store, and the user the command line acts for (the desktop user)."""
+    from rag.conversations import LOCAL_USER
+    from rag.services import Services
+
+    return Services(get_settings()).conversations, LOCAL_USER
+
+
+def _print_json(payload: object) -> None:
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """The conversations, most recent first: id, title, turns, updated_at."""
+    store, user = _open()
+    found = store.list_conversations(user, search=args.search, limit=args.limit)
+    rows = [{"id": c.id, "title": c.title, "turns": c.turn_count, "updated_at": c.updated_at.isoformat()}
+            for c in found]
+    if args.json:
+        _print_json(rows)
+    elif not rows:
+        print("aucune conversation", file=sys.stderr)
+    for c in [] if args.json else found:
+        print(f"{c.id}  {c.updated_at:%Y-%m-%d %H:%M}  {c.turn_count:>3} tour(s)  {c.title}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """One conversation: its turns, or every stored field with ``--json``."""
+    from rag.conversations.export import conversation_json, conversation_markdown
+
+    store, user = _open()
+    conversation = store.get_conversation(args.id, user)
+    if args.json:
+        _print_json(conversation_json(conversation))
+    else:
+        sys.stdout.write(conversation_markdown(conversation))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """One conversation as a Markdown or JSON document on stdout."""
+    from rag.conversations.export import conversation_json, conversation_markdown
+
+    store, user = _open()
+    conversation = store.get_conversation(args.id, user)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(conversation_json(conversation), ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(conversation_markdown(conversation))
+    return 0
+
+
+def cmd_feedback_list(args: argparse.Namespace) -> int:
+    """The feedback given, newest first."""
+    store, user = _open()
+    records = store.list_feedback(user, rating=args.rating, limit=args.limit)
+    if args.json:
+        _print_json([record.model_dump(mode="json") for record in records])
+        return 0
+    if not records:
+        print("aucun avis", file=sys.stderr)
+    for record in records:
+        mark = "👍" if record.rating == "up" else "👎"
+        details = "; ".join([*record.reasons, *([record.comment] if record.comment else [])])
+        print(f"{record.created_at:%Y-%m-%d %H:%M}  {mark}  {record.conversation_id}  {record.question}"
+              + (f"  — {details}" if details else ""))
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """The ``conversations`` and ``feedback`` sub-commands."""
+    conv = sub.add_parser("conversations", help="stored conversations (list, show, export)")
+    actions = conv.add_subparsers(dest="action", required=True)
+    p = actions.add_parser("list", help="the conversations, most recent first")
+    p.add_argument("--search", default=None, help="keep those whose title or a question contains this text")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+    p = actions.add_parser("show", help="one conversation")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+    p = actions.add_parser("export", help="one conversation as a document on stdout")
+    p.add_argument("id")
+    p.add_argument("--format", choices=["md", "json"], default="md")
+    p.set_defaults(func=cmd_export)
+
+    feedback = sub.add_parser("feedback", help="the feedback given on answers")
+    actions = feedback.add_subparsers(dest="action", required=True)
+    p = actions.add_parser("list", help="the feedback, newest first")
+    p.add_argument("--rating", choices=["up", "down"], default=None)
+    p.add_argument("--limit", type=int, default=200)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_feedback_list)
+
+
+class AskConversation:
+    """``ask --conversation new|ID``: the stored history before answering, the turn saved
+    after. An unknown ID raises ConversationNotFound before anything is computed; a
+    database failure only prints a note (the answer is then not saved)."""
+
+    def __init__(self, store: ConversationStore, wanted: str) -> None:
+        from rag.conversations import LOCAL_USER
+
+        self.store, self.user = store, LOCAL_USER
+        self.id: str | None = None if wanted == NEW else wanted
+        self.turn_id: str | None = None
+        self.history: list[tuple[str, str]] = []
+        self.saving = True
+        self.started = self.first_token = 0.0
+        if self.id is not None:
+            try:
+                self.history = store.history(self.id, self.user)
+            except DatabaseError as exc:
+                self._give_up(f"historique indisponible, la question est traitée seule ({exc})")
+
+    def _give_up(self, why: str) -> None:
+        print(f"note : {why} ; la réponse ne sera pas enregistrée.", file=sys.stderr)
+        self.saving, self.id = False, None
+
+    def start(self) -> None:
+        """Call just before ``ask()``: the timings count from here (the question's Enter)."""
+        self.started = time.perf_counter()
+
+    def timed(self, pieces: Iterator[str]) -> Iterator[str]:
+        """The answer's pieces, noting when the first one arrives."""
+        for piece in pieces:
+            if not self.first_token:
+                self.first_token = time.perf_counter()
+            yield piece
+
+    def save(self, run: AnswerRun) -> dict[str, str | None]:
+        """Store the answer as the conversation's next turn (creating the conversation
+        for ``new``); the ``conversation_id`` and ``turn_id`` for ``--json``."""
+        from rag.conversations import Timings
+
+        done = time.perf_counter()
+        timings = Timings(total_ms=round((done - self.started) * 1000, 1),
+                          first_token_ms=round(((self.first_token or done) - self.started) * 1000, 1))
+        if self.saving:
+            try:
+                if self.id is None:
+                    self.id = self.store.create_conversation(self.user).id
+                model = getattr(run.backend.options, "model", None)
+                self.turn_id = self.store.add_turn(self.id, self.user, run.result, timings, model).id
+            except DatabaseError as exc:
+                self._give_up(str(exc))
+        return {"conversation_id": self.id, "turn_id": self.turn_id}
+
+    def report(self) -> None:
+        """Text mode: the conversation id on stderr, to continue it."""
+        if self.id is not None:
+            print(f"conversation : {self.id} (suite : --conversation {self.id})", file=sys.stderr)
