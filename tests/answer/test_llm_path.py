@@ -68,7 +68,8 @@ def test_a_silent_server_teaches_its_window_by_refusing_and_the_prompt_is_retrie
     run = openai(hashed, fake_llm, max_tokens=64, k=10)
     result = run.result
     assert result.error is None and result.answer == "Bonjour, voici la réponse [1]."
-    refused, accepted = fake_llm.chat_hits()
+    refused, explained, accepted = fake_llm.chat_hits()  # an empty stream, then the same unstreamed: a 400
+    assert (refused.body["stream"], explained.body["stream"], explained.body["max_tokens"]) == (True, False, 1)
     assert prompt_tokens(refused.body) >= 1024 > prompt_tokens(accepted.body)
     assert any("refusé la requête" in n for n in result.notices)
     backend = hashed.backend("openai", base_url=fake_llm.url + "/v1", model="test-model", max_tokens=64)

@@ -12,8 +12,9 @@ what was received (as some real servers do). Every request is recorded as a :cla
 A served context window, as real servers have one (:class:`Window`): ``server.window``
 advertises it like vLLM (``max_model_len`` in ``/v1/models``), llama.cpp (``/props``),
 Ollama (``/api/show``) or not at all (llama-cpp-python), and refuses an OpenAI request
-that does not fit with the wording of vLLM or llama-cpp-python (HTTP 400); ``scale``
-makes the server count more tokens than tiktoken does (another tokenizer).
+that does not fit as vLLM does (HTTP 400) or as llama-cpp-python 0.3 does (HTTP 400 when
+unstreamed; streamed, HTTP 200 and an empty event stream); ``scale`` makes the server
+count more tokens than tiktoken does (another tokenizer).
 
 Use: ``from tests.support.fake_llm_server import fake_llm, llm_server  # noqa: F401`` then take
 the ``fake_llm`` fixture (one server per session, reset before each test).
@@ -242,7 +243,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif sc.status != 200:
             self._error(wire, sc.status, sc.error, {"Retry-After": sc.retry_after} if sc.retry_after else None)
         elif wire == "openai" and (refusal := self._refusal(body)) is not None:
-            self._json(400, {"error": refusal} if self.fake.window.refusal != "vllm" else refusal)
+            if self.fake.window.refusal == "llama-cpp-python" and body.get("stream"):
+                self._empty_stream()  # what llama-cpp-python 0.3 does: its error is raised inside the stream
+            else:
+                self._json(400, {"error": refusal} if self.fake.window.refusal != "vllm" else refusal)
         elif not body.get("stream", wire == "ollama"):
             text = "".join(sc.tokens)
             self._json(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text},
@@ -269,6 +273,15 @@ class _Handler(BaseHTTPRequestHandler):
                     "Please reduce the length of the messages or completion.",
                     "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}
         return None
+
+    def _empty_stream(self) -> None:
+        """HTTP 200, an event stream without any event, then the connection is closed."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.write(b"0\r\n\r\n")
+        self.close_connection = True
 
     def _chunk(self, data: str) -> None:
         raw = data.encode()

@@ -8,11 +8,13 @@ timeout is not retried either (a slow model would only be slower the second time
 Failures become readable errors in :mod:`rag.answer.backends.http_errors`. The API key is sent
 as ``Authorization: Bearer`` and scrubbed from anything a server echoes back.
 
-The context window (:meth:`HttpBackend.context_window`) is ``RAG_CONTEXT_WINDOW`` when set,
-else what the server announces (each subclass knows where its server says it), else
-8192; it is found once per backend instance and lowered when the server refuses a prompt
-as too long (HTTP 400 naming its window): the pipeline then rebuilds the prompt and
-retries once.
+The context window (:meth:`HttpBackend.context_window`, see
+:mod:`rag.answer.backends.window`) is found once per backend instance and replaced by the
+one a refusal names (HTTP 400 « maximum context length is N tokens »): the pipeline then
+rebuilds the prompt and retries once. A stream that ends before its first event is
+explained by asking once more without streaming (:meth:`HttpBackend.explain_empty_stream`):
+llama-cpp-python answers a streamed prompt beyond its window with an empty event stream,
+and the unstreamed one with the 400.
 """
 
 from __future__ import annotations
@@ -29,15 +31,10 @@ from typing import Any, ClassVar
 
 import httpx
 
-from rag.answer.backends.base import (
-    DEFAULT_CONTEXT_WINDOW,
-    FROM_SETTING,
-    Backend,
-    ContextOverflow,
-    ContextWindow,
-)
+from rag.answer.backends.base import Backend, ContextOverflow, ContextWindow
 from rag.answer.backends.http_errors import error_text, retry_after_seconds, scrub, status_error, transport_error
 from rag.answer.backends.http_options import HttpOptions
+from rag.answer.backends.window import ServedWindow
 from rag.errors import BackendError, BackendModelNotFound, BackendProtocolError, BackendUnavailable
 from rag.types import GenerationRequest
 
@@ -55,6 +52,10 @@ _RETRYABLE_TRANSPORT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemotePr
 def shared_ssl_context() -> ssl.SSLContext:
     """One TLS context for all clients: building one costs ~0.1 s, sharing it is safe."""
     return httpx.create_ssl_context()
+
+
+class EmptyStream(BackendProtocolError):
+    """A streamed answer that ended before its first event."""
 
 
 def sent_body(response: httpx.Response) -> dict[str, Any]:
@@ -90,8 +91,8 @@ class HttpBackend(Backend):
                                     verify=shared_ssl_context())
         self._model = opts.model
         self._model_lock = threading.Lock()
-        self._window: ContextWindow | None = None
-        self._window_lock = threading.Lock()
+        self.window = ServedWindow(self.name, opts.context_window,
+                                   lambda: self.discover_context_window(self.resolve_model()))
 
     # -- wire format, per subclass -------------------------------------------------
     @abstractmethod
@@ -155,31 +156,12 @@ class HttpBackend(Backend):
             return self._model
 
     def context_window(self) -> ContextWindow:
-        """The window prompts are budgeted for (see the module doc), found once."""
-        with self._window_lock:
-            if self._window is None:
-                self._window = self._find_window()
-            return self._window or ContextWindow(DEFAULT_CONTEXT_WINDOW, "par défaut (serveur injoignable)")
+        """The window prompts are budgeted for (see :mod:`rag.answer.backends.window`)."""
+        return self.window.get()
 
-    def _find_window(self) -> ContextWindow | None:
-        """Setting, else the server's announcement, else the default; ``None`` when the
-        server could not be asked (not cached: asked again on the next question)."""
-        if self.options.context_window:
-            return ContextWindow(self.options.context_window, FROM_SETTING)
-        try:
-            found = self.discover_context_window(self.resolve_model())
-        except (httpx.HTTPError, BackendError) as exc:
-            log.info("backend '%s': context window not discovered (%s)", self.name,
-                     scrub(str(exc), self.options.secret()))
-            return None
-        return found or ContextWindow(DEFAULT_CONTEXT_WINDOW, "par défaut (le serveur ne l'annonce pas)")
-
-    def _learn_window(self, overflow: ContextOverflow) -> None:
-        """Keep the window a refusal named: later prompts are budgeted for it."""
-        if overflow.window:
-            with self._window_lock:
-                self._window = ContextWindow(overflow.window, "apprise d'un refus du serveur")
-            log.info("backend '%s': the server's context window is %d tokens", self.name, overflow.window)
+    def explain_empty_stream(self, body: dict[str, Any]) -> None:
+        """After a stream that ended before its first event: raise the refusal the server
+        gives the same request unstreamed, if it refuses it (see the module doc)."""
 
     def _get_json(self, url: str, body: dict[str, Any] | None = None) -> Any:
         """``GET url`` (``POST body`` if given) as JSON; ``None`` unless it answered 200."""
@@ -209,7 +191,7 @@ class HttpBackend(Backend):
                         if attempt == attempts or delay is None:
                             error = self._status_error(response, attempt)
                             if isinstance(error, ContextOverflow):
-                                self._learn_window(error)
+                                self.window.learn(error)
                             raise error
                         self._wait(attempt, f"HTTP {response.status_code}", delay)
                         continue
@@ -217,6 +199,9 @@ class HttpBackend(Backend):
                         yielded = True
                         yield piece
                     return
+            except EmptyStream:
+                self.explain_empty_stream(body)
+                raise
             except httpx.HTTPError as exc:
                 if yielded or attempt == attempts or not isinstance(exc, _RETRYABLE_TRANSPORT):
                     raise self._transport_error(exc, self.chat_path, yielded) from exc
@@ -274,10 +259,12 @@ class HttpBackend(Backend):
         """Log that the server stopped the answer at ``max_tokens``."""
         log.warning("backend '%s': answer cut at max_tokens=%d", self.name, max_tokens or self.options.max_tokens)
 
-    def _incomplete(self, marker: str) -> BackendProtocolError:
-        """The error for a stream that ended without its end ``marker`` (e.g. ``no done line``)."""
-        return self._protocol(f"the stream from {self._url(self.chat_path)} ended before "
-                              f"completion ({marker}); the answer is incomplete")
+    def _incomplete(self, marker: str, events: int = 1) -> BackendProtocolError:
+        """The error for a stream that ended without its end ``marker`` (e.g. ``no done line``);
+        :class:`EmptyStream` when it carried no event at all."""
+        kind = EmptyStream if events == 0 else BackendProtocolError
+        return kind(self.name, f"the stream from {self._url(self.chat_path)} ended before "
+                    f"completion ({marker}); the answer is incomplete")
 
     # -- error mapping ---------------------------------------------------------------
     def _url(self, path: str) -> str:

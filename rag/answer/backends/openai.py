@@ -20,7 +20,7 @@ from httpx_sse import EventSource, SSEError
 from pydantic import field_validator
 
 from rag.answer.backends import register
-from rag.answer.backends.base import ContextWindow
+from rag.answer.backends.base import ContextOverflow, ContextWindow
 from rag.answer.backends.http import HttpBackend, chat_messages, sent_body
 from rag.answer.backends.http_options import HttpOptions
 from rag.types import GenerationRequest
@@ -57,11 +57,12 @@ class OpenAIBackend(HttpBackend):
                 "max_tokens": request.max_tokens or self.options.max_tokens}
 
     def parse_stream(self, response: httpx.Response) -> Iterator[str]:
-        finished = False
+        finished, events = False, 0
         try:
             for sse in EventSource(response).iter_sse():
                 if not sse.data:  # an event without data (only ``retry:`` or ``id:``): nothing to show
                     continue
+                events += 1
                 if sse.data.strip() == "[DONE]":
                     return
                 event = self._decode_event(sse.data, "SSE data", shape="SSE event")
@@ -78,7 +79,22 @@ class OpenAIBackend(HttpBackend):
         except SSEError as exc:
             raise self._protocol(f"no event stream from {self._url(self.chat_path)} ({exc})") from None
         if not finished:
-            raise self._incomplete("no [DONE]")
+            raise self._incomplete("no [DONE]", events)
+
+    def explain_empty_stream(self, body: dict[str, Any]) -> None:
+        """Ask again unstreamed for one token: llama-cpp-python refuses a prompt beyond its
+        window with a 400 only then (streamed, it sends an empty event stream)."""
+        probe = {**body, "stream": False, "max_tokens": 1}
+        for _ in range(2):  # the dead stream's connection may be handed out once more
+            try:
+                response = self._client.post(self.chat_path, json=probe)
+            except httpx.TransportError:
+                continue
+            error = self._status_error(response, 1) if response.status_code != 200 else None
+            if isinstance(error, ContextOverflow):
+                self.window.learn(error)
+                raise error from None
+            return
 
     def parse_complete(self, data: Any) -> str:
         return data["choices"][0]["message"]["content"] or ""
