@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from rag.api import views
 from rag.api.auth import require_key
 from rag.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse, rag_error
-from rag.api.schemas import FicheDetail, FicheList, Health, SearchRequest, SearchResponse
+from rag.api.schemas import MAX_FILTER_CHARS, FicheDetail, FicheList, Health, SearchRequest, SearchResponse
 from rag.api.state import services_of
 from rag.errors import RagError
 from rag.search.filters import FILTER_FIELDS
@@ -28,7 +28,7 @@ async def search(body: SearchRequest, request: Request) -> SearchResponse:
 
 _FILTER_PARAMETERS = [
     {"name": key, "in": "query", "required": False, "description": f"filtre : {field.label}",
-     "schema": {"type": "string", "pattern": r"\S", "maxLength": 200}}
+     "schema": {"type": "string", "pattern": r"\S", "maxLength": MAX_FILTER_CHARS}}
     for key, field in FILTER_FIELDS.items()
 ]
 

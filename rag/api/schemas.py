@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import JsonDict, JsonValue
 
-from rag.search.filters import FILTER_FIELDS
+from rag.search.filters import ALIASES, FILTER_FIELDS
 
 MAX_MESSAGES = 200
 """Messages per chat request (history included)."""
@@ -20,14 +21,20 @@ MAX_MESSAGE_CHARS = 20_000
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
-FilterValue = Annotated[str, StringConstraints(pattern=r"\S", max_length=200)]
+MAX_FILTER_CHARS = 200
+
+FilterValue = Annotated[str, StringConstraints(pattern=r"\S", max_length=MAX_FILTER_CHARS)]
 """A filter value: some text besides blanks."""
 
 Filters = dict[str, FilterValue]
-"""Metadata filters: the keys of ``rag.search.filters.FILTER_FIELDS`` (checked by
-:func:`rag.api.views.check_filters`), e.g. ``{"commune": "Nantes"}``."""
+"""Metadata filters: the keys of ``rag.search.filters.FILTER_FIELDS`` or an alias (checked
+by :func:`rag.api.views.check_filters`, in French), e.g. ``{"commune": "Nantes"}``."""
 
-FILTERS_DOC = f"filtres de métadonnées, parmi : {', '.join(FILTER_FIELDS)}"
+FILTER_KEYS: list[JsonValue] = [*FILTER_FIELDS, *ALIASES]
+
+FILTERS_DOC = f"filtres de métadonnées, parmi : {', '.join([*FILTER_FIELDS, *ALIASES])}"
+
+FILTERS_SCHEMA: JsonDict = {"propertyNames": {"enum": FILTER_KEYS}}
 
 
 class ContentPart(BaseModel):
@@ -59,7 +66,7 @@ class ChatRequest(BaseModel):
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     max_tokens: int | None = Field(None, ge=1, le=100_000)
     max_completion_tokens: int | None = Field(None, ge=1, le=100_000)
-    filters: Filters | None = Field(None, description=FILTERS_DOC)
+    filters: Filters | None = Field(None, description=FILTERS_DOC, json_schema_extra=FILTERS_SCHEMA)
 
 
 class ApiSource(BaseModel):
@@ -127,7 +134,7 @@ class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     k: int = Field(10, ge=1, le=50)
     mode: Mode | None = Field(None, description="default: RAG_SEARCH_MODE")
-    filters: Filters | None = Field(None, description=FILTERS_DOC)
+    filters: Filters | None = Field(None, description=FILTERS_DOC, json_schema_extra=FILTERS_SCHEMA)
 
 
 class SearchHit(BaseModel):

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from rag.api.schemas import ApiSource, FicheDetail, FicheSummary, Mode, SearchHit, SearchResponse
+from rag.api.schemas import MAX_FILTER_CHARS, ApiSource, FicheDetail, FicheSummary, Mode, SearchHit, SearchResponse
 from rag.catalogue.fiche import ECHELLE, PARTENAIRES, TYPE_ACTEUR, VILLE, Fiche
 from rag.catalogue.spam import is_spam, mask_spam
 from rag.config import Settings
 from rag.errors import InputError
-from rag.search import filters as search_filters
-from rag.search.filters import FILTER_FIELDS, value_matches
+from rag.search.filters import ALIASES, FILTER_FIELDS, value_matches
 from rag.services import Services
+from rag.text import squash
 from rag.types import Hit, Source
 
 EXCERPT_CHARS = 400
@@ -41,16 +41,19 @@ def default_model(settings: Settings) -> str:
 
 
 def check_filters(filters: Mapping[str, str] | None) -> dict[str, str]:
-    """The filters as retrieval takes them (aliases resolved), else a French :class:`InputError`."""
-    given = dict(filters or {})
-    for key, value in given.items():
-        if not value.strip():
+    """The filters as retrieval takes them (aliases resolved: ``ville`` -> ``commune``),
+    else a French :class:`InputError` (unknown key, blank or over-long value)."""
+    checked: dict[str, str] = {}
+    for key, value in (filters or {}).items():
+        name = ALIASES.get(key, key)
+        if name not in FILTER_FIELDS:
+            raise InputError(f"filtre inconnu « {key[:50]} » ; filtres valides : {', '.join(FILTER_FIELDS)}")
+        if not squash(value):
             raise InputError(f"le filtre « {key} » n'a pas de valeur")
-    try:
-        return search_filters.check_filters(given)
-    except InputError:
-        unknown = next((key for key in given if key not in FILTER_FIELDS), "?")
-        raise InputError(f"filtre inconnu « {unknown} » ; filtres valides : {', '.join(FILTER_FIELDS)}") from None
+        if len(value) > MAX_FILTER_CHARS:
+            raise InputError(f"valeur du filtre « {key} » trop longue (au plus {MAX_FILTER_CHARS} caractères)")
+        checked[name] = value.strip()
+    return checked
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:

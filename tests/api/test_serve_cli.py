@@ -1,0 +1,64 @@
+"""``python -m rag serve`` / ``mcp`` from the command line: the loopback rule, and an API
+process that never imports Streamlit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.support.api_server import serve_env
+
+
+@pytest.mark.parametrize("args", [["serve", "--host", "0.0.0.0"], ["serve", "--host", "192.0.2.10"],
+                                  ["mcp", "--http", "--host", "0.0.0.0"]])
+def test_open_server_beyond_loopback_is_refused(args, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "rag", *args], cwd=ROOT, env=serve_env(tmp_path / "data"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("erreur: refus d'écouter sur") and "--insecure" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unreadable_keys_file_is_a_clear_error(tmp_path):
+    env = serve_env(tmp_path / "data", RAG_API_KEYS_FILE=str(tmp_path / "absent.txt"))
+    done = subprocess.run([sys.executable, "-m", "rag", "serve"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and "RAG_API_KEYS_FILE illisible" in done.stderr and "absent.txt" in done.stderr
+
+
+SERVE_AND_REPORT = textwrap.dedent("""
+    import sys, threading, time
+    import httpx, uvicorn
+    from rag.api.app import create_app
+    from rag.config import load_settings
+
+    port = int(sys.argv[1])
+    server = uvicorn.Server(uvicorn.Config(create_app(load_settings()), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    for _ in range(600):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    reply = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=60, json={
+        "messages": [{"role": "user", "content": "borne d'accueil mobile"}], "stream": True})
+    assert reply.status_code == 200 and "[DONE]" in reply.text, reply.text
+    loaded = sorted(m for m in sys.modules if m == "streamlit" or m.startswith(("streamlit.", "rag.ui")))
+    print("LOADED:", loaded)
+    server.should_exit = True
+""")
+
+
+def test_the_api_serves_without_importing_streamlit(tmp_path):
+    from tests.support.chroma_server import free_port
+
+    done = subprocess.run([sys.executable, "-c", SERVE_AND_REPORT, str(free_port())], cwd=ROOT,
+                          env=serve_env(tmp_path / "data"), capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "LOADED: []" in done.stdout
