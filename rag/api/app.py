@@ -8,9 +8,11 @@ Streamlit is never imported here: the API runs on the layers below the UI only.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import CapacityLimiter
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -27,6 +29,9 @@ from rag.tokens import count_tokens
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 2_000_000
+
+CPU_WORKERS = max(2, os.cpu_count() or 2)
+"""Threads computing answers at once for engines without LLM (see ``rag.api.chat``)."""
 
 
 def warm_up(services: Services) -> None:
@@ -48,6 +53,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.context = ApiContext(app.state.services)
         app.state.api_keys = load_keys(app.state.services.settings)
         app.state.startup_error = None
+        app.state.cpu_limiter = CapacityLimiter(CPU_WORKERS)
         try:
             await run_in_threadpool(warm_up, app.state.services)
         except RagError as exc:  # keep serving: /ready says why, routes answer 503

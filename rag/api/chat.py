@@ -19,10 +19,13 @@ import uuid
 from collections.abc import AsyncIterator, Generator
 from typing import cast
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 
+from rag.answer.backends import REGISTRY
 from rag.answer.pipeline import AnswerRun, ask
 from rag.api.auth import require_key
 from rag.api.conversation import StoredConversation, conversation
@@ -80,16 +83,36 @@ async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse 
     stored = await run_in_threadpool(StoredConversation.open, request, wanted) if wanted else None
     if stored is not None and not history:
         history = stored.history
-    run = await run_in_threadpool(lambda: ask(question, context_of(request), history=history, filters=filters,
-                                              backend=backend, temperature=body.temperature, max_tokens=max_tokens))
+    limiter = _limiter(request, backend)
+    run = await anyio.to_thread.run_sync(
+        lambda: ask(question, context_of(request), history=history, filters=filters, backend=backend,
+                    temperature=body.temperature, max_tokens=max_tokens), limiter=limiter)
     reply = Reply(model, run, stored, filters)
     if body.stream:
-        return await reply.streaming()
-    result = await run_in_threadpool(lambda: run.result)
+        return await reply.streaming(limiter)
+    result = await anyio.to_thread.run_sync(lambda: run.result, limiter=limiter)
     await reply.record()
     if result.error:
         raise reply.failure(result)
     return JSONResponse(reply.completion(result).model_dump(), headers=reply.headers)
+
+
+def _limiter(request: Request, backend: str) -> CapacityLimiter | None:
+    """The worker limit for this engine: an engine without LLM computes the whole answer
+    on the CPU, so its work takes one of a few threads (no more than the cores can run,
+    which keeps the event loop, and ``/health``, responsive under load); an LLM engine
+    mostly waits on the network and uses the ordinary threadpool."""
+    cls = REGISTRY.get(backend)
+    if cls is not None and not cls.uses_llm:
+        limiter: CapacityLimiter = request.app.state.cpu_limiter
+        return limiter
+    return None
+
+
+async def _in_thread(pieces: Generator[str, None, None], limiter: CapacityLimiter | None) -> AsyncIterator[str]:
+    """The generator's items, each computed in a worker thread."""
+    while (piece := await anyio.to_thread.run_sync(next, pieces, None, limiter=limiter)) is not None:
+        yield piece
 
 
 class Reply:
@@ -135,10 +158,10 @@ class Reply:
                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
         return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
-    async def streaming(self) -> StreamingResponse:
+    async def streaming(self, limiter: CapacityLimiter | None) -> StreamingResponse:
         """The SSE response; a failure before the first word is a 502 instead."""
         pieces = cast(Generator[str, None, None], self.run.stream())
-        reader = iterate_in_threadpool(pieces)
+        reader = _in_thread(pieces, limiter)
         first = await anext(reader, None)
         if self.stored is not None:
             self.stored.mark_first_token()

@@ -3,6 +3,7 @@ probes (``/health``: the process answers; ``/ready``: index loaded, store reacha
 
 from __future__ import annotations
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +24,8 @@ probes = APIRouter()
 async def search(body: SearchRequest, request: Request) -> SearchResponse:
     """The passages of the catalogue closest to ``query`` (hybrid, dense or BM25)."""
     services = services_of(request)
-    return await run_in_threadpool(views.search, services, body.query, body.k, body.mode, body.filters)
+    return await anyio.to_thread.run_sync(views.search, services, body.query, body.k, body.mode, body.filters,
+                                          limiter=request.app.state.cpu_limiter)
 
 
 _FILTER_PARAMETERS = [
