@@ -1,14 +1,14 @@
-"""Calibrate the abstention threshold on the dev set and print the margins.
+"""Calibrate the abstention on the dev set and print every signal with its margins.
 
-For every dev question the pipeline's own steps run (inferred filters, retrieval,
-:func:`rag.answer.abstention.prejudge`); questions that names or filters settle are listed
-apart, so are those whose passages hold their words (:func:`rag.answer.abstention.lexical_support`
-at or above ``SUPPORTED``: the cosine cannot refuse them), and for the others the best
-dense cosine over the index is compared:
-the threshold is the midpoint between the highest not-covered cosine and the lowest
-covered one; when the two sets overlap, it is the midpoint just under the lowest covered
-one (a covered question must never be refused) and the not-covered questions it misses
-are listed. Paste it into ``rag.answer.abstention.CALIBRATED`` for that embedder.
+For every question the pipeline's own steps run (inferred filters, retrieval,
+:func:`rag.answer.abstention.prejudge`, the sentence-level :func:`~rag.answer.abstention.signals`,
+the lexical support and the best dense cosine). Printed per question: what settled it,
+the share of key words unknown to the catalogue (after the embedder's neighbours), the
+best quote's cosine, the theme cosine. Then, for the questions no other signal settles,
+the cosine threshold: the midpoint between the highest not-covered cosine and the lowest
+covered one; when they overlap, the midpoint just under the lowest covered one (a covered
+question must never be refused). Paste it into ``rag.answer.abstention.CALIBRATED``.
+Calibrate on ``eval/dev.jsonl`` only; run the held-out sets to report, not to tune.
 
     .venv/bin/python bench/calibrate_abstention.py [--embedder use] [--questions eval/dev.jsonl]
 """
@@ -23,10 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import indexed_services  # noqa: E402
 
-from rag.answer.abstention import SUPPORTED, lexical_support, prejudge, top_cosine  # noqa: E402
+from rag.answer.abstention import SUPPORTED, by_signals, lexical_support, prejudge, signals, top_cosine  # noqa: E402
+from rag.answer.evidence import passage_similarity  # noqa: E402
 from rag.config import ROOT  # noqa: E402
 from rag.search.evaluation import load_questions  # noqa: E402
 from rag.search.filters import infer_filters  # noqa: E402
+from rag.types import Passage  # noqa: E402
 
 
 def main() -> int:
@@ -36,45 +38,42 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=None, help="default: a fresh temp dir")
     args = parser.parse_args()
     services = indexed_services(args.embedder, "calibrate-", args.data_dir)
-    fiches, settings = services.fiches, services.settings
+    fiches, settings, embedder = services.fiches, services.settings, services.embedder
     covered, not_covered = [], []
     print(f"embedder={args.embedder} mode={settings.search_mode} k={settings.top_k}")
+    print("verdict  settled-by  covered  unknown-share  best-quote  theme  question")
     for question in load_questions(args.questions):
         filters = infer_filters(question.q, fiches)
         hits = services.retriever.search(question.q, k=settings.top_k, mode=settings.search_mode, filters=filters)
-        decision = prejudge(question.q, fiches, filtered=bool(filters))
         cosine = top_cosine(services.retriever, question.q, filters)
-        if decision is not None:
-            ok = decision.abstain != question.covered
-            print(f"  settled {'ok ' if ok else 'BAD'} abstain={decision.abstain!s:5} {question.kind:11} {question.q[:70]}")
-            continue
+        passages = [Passage(n=i, chunk=h.chunk, score=h.score, dense=h.dense) for i, h in enumerate(hits, 1)]
+        quote = max([cosine or 0.0, *passage_similarity(embedder, question.q, passages).values()])
+        found = signals(question.q, fiches, embedder, quote)
+        decision, by = prejudge(question.q, fiches, filtered=bool(filters)), "names"
+        if decision is None:
+            decision, by = by_signals(found), "signals"
         support = lexical_support(question.q, (h.chunk for h in hits), services.retriever.lexical)
-        if support >= SUPPORTED:
-            print(f"  words   {'ok ' if question.covered else 'BAD'} support={support:.2f} {question.kind:11} {question.q[:60]}")
-            continue
-        (covered if question.covered else not_covered).append((cosine, question.q))
-    print("\nby cosine (lowest covered, highest not covered):")
-    for cosine, q in sorted(covered)[:5]:
-        print(f"  covered     {cosine:.4f}  {q[:70]}")
-    for cosine, q in sorted(not_covered, reverse=True)[:5]:
-        print(f"  not covered {cosine:.4f}  {q[:70]}")
+        if decision is None and support >= SUPPORTED:
+            by = "words"
+        elif decision is None:
+            by = "cosine"
+            (covered if question.covered else not_covered).append((cosine or 0.0, question.q))
+        refused = decision.abstain if decision is not None else None
+        ok = "?  " if refused is None else ("ok " if refused != question.covered else "BAD")
+        print(f"  {ok} {by:8} {question.covered!s:5} {found.share:5.2f} {found.quote:6.3f} {found.theme:6.3f}  "
+              f"{question.q[:60]} {found.unknown if found.unknown else ''}")
+    if not covered or not not_covered:
+        print("\nthe cosine decides no question of one side: keep the current threshold")
+        return 0
     low, high = min(c for c, _ in covered), max(c for c, _ in not_covered)
-    print(f"\nlowest covered {low:.4f}, highest not-covered {high:.4f}, gap {low - high:+.4f}")
+    print(f"\nby cosine: lowest covered {low:.4f}, highest not-covered {high:.4f}, gap {low - high:+.4f}")
     below = [c for c, _ in not_covered if c < low]
-    if low > high:
-        threshold = (low + high) / 2
-    else:  # no clean cut: never abstain on a covered question, catch what lies below it
-        threshold = (low + max(below)) / 2 if below else 0.0
-        print("no threshold separates the two sets; keeping every covered question answered")
-    if below or low > high:
-        print(f"threshold = {threshold:.4f} (margin {low - threshold:+.4f} to the lowest covered, "
-              f"{threshold - max(below or [high]):+.4f} to the highest not-covered below it)")
-    else:
-        print("threshold = 0 (no not-covered question lies below every covered one: the cosine cannot help)")
-    missed = [q for c, q in not_covered if c >= threshold]
-    print(f"not-covered questions the cosine leaves answered: {len(missed)} of {len(not_covered)}")
-    for q in missed:
-        print(f"  {q}")
+    threshold = (low + high) / 2 if low > high else ((low + max(below)) / 2 if below else 0.0)
+    print(f"threshold = {threshold:.4f}; not-covered questions the cosine leaves answered: "
+          f"{sum(c >= threshold for c, _ in not_covered)} of {len(not_covered)}")
+    for cosine, q in sorted(not_covered, reverse=True):
+        if cosine >= threshold:
+            print(f"  {cosine:.4f}  {q}")
     return 0
 
 

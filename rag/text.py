@@ -70,6 +70,16 @@ existe existent exister lister liste listez citez cite donne donnez quelqu quelq
 """The common stop words, a few more French ones, and words every question about the
 catalogue shares, which say nothing about the subject."""
 
+ENGLISH_STOP_WORDS = stop_words("""
+how why what when where who whom which while they them their you your we our us he she his her its it i
+me my do does did done doing came come comes get got make made have has had be been being is are was
+were will would can could should may might must a an the this that these those there here from into
+with without about over under more most some such than then too very just also only same so not no all
+any both each few other up down out off during before after between through until against per via
+""")
+"""English function words: what abstention ignores when it asks whether the catalogue
+knows a question's words (an English question is not unknown for its "why")."""
+
 FOLLOWUP_GENERIC = stop_words("initiative initiatives projet projets action actions quel quels")
 """Words a follow-up's carried subject leaves out: they name no subject."""
 

@@ -62,6 +62,8 @@ class Passage(BaseModel):
     n: int
     chunk: Chunk
     score: float = 0.0
+    dense: float | None = None
+    """The chunk's dense cosine with the question, when retrieval computed one."""
 
     @property
     def label(self) -> str:
@@ -75,6 +77,11 @@ class GenerationRequest(BaseModel):
     question: str
     passages: list[Passage]
     messages: list[dict[str, str]] = Field(default_factory=list)
+    filters: dict[str, str] = Field(default_factory=dict)
+    """The filters the passages were restricted to ("region": "Bretagne")."""
+    similarity: dict[str, float] = Field(default_factory=dict)
+    """Embedder cosine of the question with sentences of the passages (by sentence text),
+    when the pipeline computed it: the extractive backend's semantic evidence."""
     max_tokens: int | None = None  # the answer budget the prompt was built for (None: the backend's option)
     context_window: int | None = None  # the window the prompt was built for (Ollama's num_ctx)
 

@@ -25,8 +25,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
+from rag.answer.evidence import terms
 from rag.catalogue.catalogue import Catalogue
-from rag.text import LEXICAL_STOP_WORDS, QUESTION_GENERIC, fold_spaced
+from rag.index.embeddings import Embedder
+from rag.text import ENGLISH_STOP_WORDS, EXTRACTIVE_STOP_WORDS, LEXICAL_STOP_WORDS, QUESTION_GENERIC, fold_spaced
 
 _WORD = re.compile(r"[\w'’-]+")
 _SENTENCE_START = re.compile(r"(?:^|[.!?«\"(\[]\s*)$")
@@ -77,7 +81,8 @@ def residual_words(question: str) -> list[str]:
     """What the question asks besides names and generic words ("initiatives à Quimper" -> [])."""
     names = {fold_spaced(n) for n in proper_names(question)}
     words = re.findall(r"\w+", fold_spaced(question))
-    return [w for w in words if w not in LEXICAL_STOP_WORDS and w not in QUESTION_GENERIC and w not in names and len(w) > 1]
+    return [w for w in words
+            if w not in LEXICAL_STOP_WORDS and w not in QUESTION_GENERIC and w not in names and len(w) > 1]
 
 
 def prejudge(question: str, fiches: Catalogue, *, filtered: bool = False) -> Decision | None:
@@ -127,3 +132,104 @@ def by_cosine(best: float | None, threshold: float, support: float = 0.0) -> Dec
     if (best is None or best < threshold) and support < SUPPORTED:
         return Decision(True, "Les passages trouvés sont trop éloignés de la question pour y répondre.")
     return Decision(False)
+
+
+# ------------------------------------------------------------------ sentence-level signals
+
+NEIGHBOUR = 0.75
+"""A question word missing from the catalogue counts as known when the embedder puts a
+catalogue word this close ("emergency" ~ "urgence" 0.87, "furniture" ~ "mobilier" 0.88):
+English questions are not unknown for being English."""
+UNKNOWN_SHARE = 0.75
+"""Abstain when at least this share of the question's key words (two or more) is unknown
+to the catalogue, and the best quote is not close to the question (:data:`WEAK_QUOTE`)."""
+WEAK_QUOTE = 0.35
+OFF_THEME = 0.08
+"""Abstain when the question's cosine with the catalogue's theme (the centroid of its
+fiches' titles and descriptions) is under this, half its key words are unknown, and the
+best quote is weak (:data:`OFF_THEME_QUOTE`)."""
+OFF_THEME_QUOTE = 0.30
+MAX_WORDS = 20000
+"""Catalogue words embedded for the neighbour look-up (alphabetical cut beyond)."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What abstention derives once per catalogue and embedder: the catalogue's stems,
+    its words and their vectors, and the centroid of its themes."""
+
+    stems: frozenset[str]
+    words: list[str]
+    vectors: np.ndarray
+    centroid: np.ndarray
+
+
+def profile(fiches: Catalogue, embedder: Embedder) -> Profile:
+    """The catalogue's :class:`Profile`, built on first use and cached in the catalogue
+    (about 2 s for the bundled one with ``use``)."""
+    return fiches.derived(f"abstention-profile:{embedder.name}", lambda: _build_profile(fiches, embedder))
+
+
+def _build_profile(fiches: Catalogue, embedder: Embedder) -> Profile:
+    stems: set[str] = set()
+    for fiche in fiches.values():
+        values = [v for field in fiche.metadata for v in fiche.values(field)]
+        for part in [fiche.title, *fiche.sections.values(), *values]:
+            stems |= terms(part)
+    words = sorted(w for w in fiches.vocabulary if len(w) >= 4 and not w.isdigit())[:MAX_WORDS]
+    vectors = embedder.embed_documents(words) if words else np.zeros((0, 1), dtype=np.float32)
+    themes = [f"{f.title}. {f.sections.get('Description', '')[:300]}" for f in list(fiches.values())[:500]]
+    mean = embedder.embed_documents(themes).mean(axis=0) if themes else np.zeros(1, dtype=np.float32)
+    norm = float(np.linalg.norm(mean))
+    return Profile(frozenset(stems), words, vectors, mean / norm if norm else mean)
+
+
+def key_words(question: str) -> list[str]:
+    """The question's content words: not stop words (French or English), not generic
+    catalogue words, not proper names (names have their own check), 3 letters or more."""
+    names = {w for n in proper_names(question) for w in re.findall(r"\w+", fold_spaced(n))}
+    skip = LEXICAL_STOP_WORDS | EXTRACTIVE_STOP_WORDS | QUESTION_GENERIC | ENGLISH_STOP_WORDS | names
+    return [w for w in re.findall(r"\w+", fold_spaced(question)) if len(w) >= 3 and not w.isdigit() and w not in skip]
+
+
+def unknown_words(words: list[str], known: Profile, embedder: Embedder) -> list[str]:
+    """The words neither the catalogue nor a close neighbour (:data:`NEIGHBOUR`) has."""
+    missing = [w for w in words if not terms(w) <= known.stems]
+    if not missing or not len(known.words):
+        return missing
+    vectors = embedder.embed_documents(missing)
+    nearest = (vectors @ known.vectors.T).max(axis=1)
+    return [w for w, best in zip(missing, nearest, strict=True) if best < NEIGHBOUR]
+
+
+@dataclass(frozen=True)
+class Signals:
+    """The sentence-level signals of one question (see :func:`by_signals`)."""
+
+    unknown: list[str]
+    share: float
+    quote: float
+    theme: float
+
+
+def signals(question: str, fiches: Catalogue, embedder: Embedder, quote: float) -> Signals:
+    """``quote``: the best evidence that a retrieved sentence says what is asked (the
+    higher of the best sentence's and the best passage's cosine with the question)."""
+    known = profile(fiches, embedder)
+    words = key_words(question)
+    unknown = unknown_words(words, known, embedder)
+    share = len(unknown) / len(words) if len(words) >= 2 else 0.0
+    theme = float(np.asarray(embedder.embed_query(question)) @ known.centroid)
+    return Signals(unknown, share, quote, theme)
+
+
+def by_signals(found: Signals) -> Decision | None:
+    """Abstain on unknown vocabulary or an off-theme question, each with a weak best
+    quote; ``None``: these signals do not settle it (the cosine rule does)."""
+    quoted = ", ".join(f"« {w} »" for w in dict.fromkeys(found.unknown))
+    if found.share >= UNKNOWN_SHARE and found.quote < WEAK_QUOTE:
+        return Decision(True, f"Le catalogue n'emploie pas les mots de la question ({quoted}), ni de mots proches.")
+    if found.theme < OFF_THEME and found.share >= 0.5 and found.quote < OFF_THEME_QUOTE:
+        return Decision(True, "La question sort des thèmes du catalogue (l'accueil des usagers dans les "
+                              f"services publics) : {quoted} n'y figurent pas.")
+    return None

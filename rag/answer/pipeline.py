@@ -15,9 +15,19 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
-from rag.answer.abstention import Decision, by_cosine, lexical_support, prejudge, threshold_for, top_cosine
+from rag.answer.abstention import (
+    Decision,
+    by_cosine,
+    by_signals,
+    lexical_support,
+    prejudge,
+    signals,
+    threshold_for,
+    top_cosine,
+)
 from rag.answer.backends.base import DEFAULT_CONTEXT_WINDOW, Backend, ContextOverflow
 from rag.answer.citations import CitationStream
+from rag.answer.evidence import passage_similarity
 from rag.answer.prompting import SAFETY, Prompts, build_messages
 from rag.answer.question import History, standalone_question
 from rag.answer.sources import evidence_summary, make_sources, order_sources
@@ -26,7 +36,7 @@ from rag.catalogue.catalogue import Catalogue
 from rag.catalogue.spam import link_guard
 from rag.config import Settings
 from rag.errors import BackendError, ConfigError
-from rag.search.filters import FILTER_FIELDS, check_filters, infer_filters, place_depth
+from rag.search.filters import FILTER_FIELDS, PLACE_KEYS, check_filters, infer_filters, place_depth
 from rag.search.retrieval import Retriever
 from rag.text import clean_question
 from rag.tokens import count_tokens
@@ -172,7 +182,9 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
     wanted = {**inferred, **explicit}
     k = place_depth(wanted, fiches, k or settings.top_k, settings.max_per_fiche)
     hits = services.retriever.search(standalone, k=k, mode=settings.search_mode, filters=wanted)
-    decision = _decide(standalone, hits, wanted, services)
+    passages = [Passage(n=i, chunk=hit.chunk, score=hit.score, dense=hit.dense) for i, hit in enumerate(hits, start=1)]
+    similarity = passage_similarity(services.retriever.embedder, standalone, passages)
+    decision = _decide(standalone, hits, wanted, services, similarity)
     spam = services.spam_patterns()
     run = dict(question=text, standalone=standalone, filters=wanted, backend=engine, notices=notices,
                guard=link_guard(spam))
@@ -181,8 +193,9 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
         sources = make_sources(closest, fiches, spam)
         text = prompts.abstain.render(question=text, raison=decision.reason, initiatives=_initiatives(sources))
         return AnswerRun(**run, sources=sources, given=[], request=None, abstain_text=text)
-    passages = [Passage(n=i, chunk=hit.chunk, score=hit.score) for i, hit in enumerate(hits, start=1)]
     request, given = _request(standalone, passages, engine, prompts, settings, notices)
+    if not engine.uses_llm:  # extractive: sentences weighed by meaning too; a place's initiatives listed
+        request = request.model_copy(update={"filters": wanted, "similarity": similarity})
 
     def retry(overflow: ContextOverflow) -> tuple[GenerationRequest, list[Passage]]:
         notices.append("Le serveur a refusé la requête, trop longue pour sa fenêtre de contexte : "
@@ -194,9 +207,12 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
                      similarity=embedder_similarity(services.retriever.embedder))
 
 
-def _decide(standalone: str, hits: list[Hit], filters: dict[str, str], services: AnswerContext) -> Decision:
-    """Abstention: nothing found (with the filters), names settle it, or the cosine does
-    (overruled when the passages hold the question's words)."""
+def _decide(standalone: str, hits: list[Hit], filters: dict[str, str], services: AnswerContext,
+            similarity: dict[str, float]) -> Decision:
+    """Abstention: nothing found (with the filters), names settle it, the sentence-level
+    signals do (unknown words, off-theme, each with a weak best quote: ``similarity`` is
+    each retrieved sentence's cosine with the question), a place filter with passages
+    answers, or the cosine does (overruled when the passages hold the question's words)."""
     if filters and not hits:
         wanted = ", ".join(f"{FILTER_FIELDS[key].label} = « {value} »" for key, value in filters.items())
         return Decision(True, f"Aucune initiative du catalogue ne correspond à : {wanted}.")
@@ -206,6 +222,13 @@ def _decide(standalone: str, hits: list[Hit], filters: dict[str, str], services:
     if decision is not None:
         return decision
     best = top_cosine(services.retriever, standalone, filters)
+    quote = max([best or 0.0, *similarity.values()])
+    found = signals(standalone, services.fiches, services.retriever.embedder, quote)
+    settled = by_signals(found)
+    if settled is not None:
+        return settled
+    if any(key in PLACE_KEYS for key in filters) and not found.unknown:  # what was done at a named place
+        return Decision(False)
     support = lexical_support(standalone, (hit.chunk for hit in hits), services.retriever.lexical)
     return by_cosine(best, threshold_for(services.settings), support)
 

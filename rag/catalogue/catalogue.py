@@ -9,13 +9,16 @@ comes from, so a re-index never serves stale names.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from rag.catalogue.fiche import PLACE_FIELDS, Fiche
 from rag.catalogue.places import LEVELS, PlaceTable, label_parts
 from rag.text import fold_spaced, squash
+
+T = TypeVar("T")
 
 
 class PlaceName(NamedTuple):
@@ -35,6 +38,17 @@ class Catalogue(Mapping[str, Fiche]):
     def __init__(self, fiches: Iterable[Fiche], places: PlaceTable | None = None) -> None:
         self._fiches = {fiche.id: fiche for fiche in fiches}
         self._places = places or PlaceTable()
+        self._derived: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def derived(self, name: str, build: Callable[[], T]) -> T:
+        """``build()``, computed once for this catalogue and kept with it: what higher
+        layers derive from all the fiches (abstention's vocabulary vectors, centroid) lives
+        exactly as long as the fiches, like :attr:`vocabulary`."""
+        with self._lock:
+            if name not in self._derived:
+                self._derived[name] = build()
+            return self._derived[name]  # type: ignore[return-value]
 
     def __getitem__(self, fiche_id: str) -> Fiche:
         return self._fiches[fiche_id]
@@ -47,10 +61,10 @@ class Catalogue(Mapping[str, Fiche]):
 
     @cached_property
     def vocabulary(self) -> frozenset[str]:
-        """Every folded word of the catalogue: titles, sections and metadata."""
+        """Every folded word of the catalogue: titles, sections, metadata and places."""
         words: set[str] = set()
         for fiche in self._fiches.values():
-            values = [v for field in fiche.metadata for v in fiche.values(field)]
+            values = [v for field in [*fiche.metadata, *PLACE_FIELDS] for v in fiche.values(field)]
             for part in [fiche.title, *fiche.sections.values(), *values]:
                 words.update(re.findall(r"\w+", fold_spaced(part)))
         return frozenset(words)

@@ -14,6 +14,7 @@ from rag.catalogue.fiche import (
     ACTEUR,
     AUTEUR,
     AUTRE_ACTEUR,
+    CONTACT,
     ECHELLE,
     MOT_CLEF,
     PARTENAIRES,
@@ -48,7 +49,7 @@ def chunk_fiche(fiche: Fiche, max_tokens: int) -> list[Chunk]:
 def chunk_metadata(fiche: Fiche) -> dict[str, str]:
     """The flat, filterable metadata every chunk of ``fiche`` carries (all keys, str values)."""
     fields = {"ville": VILLE, "echelle": ECHELLE, "type_acteur": TYPE_ACTEUR,
-              "partenaires": PARTENAIRES, "acteur": ACTEUR,
+              "partenaires": PARTENAIRES, "acteur": ACTEUR, "contact": CONTACT,
               **{level: level for level in PLACE_FIELDS}}  # commune, departement, region
     metadata = {key: " | ".join(_distinct(fiche, field)) for key, field in fields.items()}
     return {**metadata, "lien": fiche.link}

@@ -111,13 +111,13 @@ def test_covered_question_does_not_abstain(services: Services, question: str) ->
 
 def test_filter_without_any_initiative_abstains(services: Services) -> None:
     result = ask("accueil en mairie", services, filters={"ville": "Marseille"}).result
-    assert result.abstained and "ville = « Marseille »" in result.answer
+    assert result.abstained and "Commune = « Marseille »" in result.answer
     assert result.sources  # the closest initiatives, without the filter
 
 
 def test_explicit_and_inferred_filters(services: Services) -> None:
     result = ask("initiatives à Nantes", services).result
-    assert result.filters == {"ville": "Nantes"}
+    assert result.filters == {"commune": "Nantes"}
     assert {s.ville for s in result.sources} == {"Nantes"}
     result = ask("accueil en mairie", services, filters={"ville": "Brest"}).result
     assert {s.fiche_id for s in result.sources} == {"accueil-en-mairie-de-brest"}
@@ -140,7 +140,7 @@ def test_extractive_followup_carries_the_subject(services: Services) -> None:
     history = [("quelles initiatives concernent les Maisons France Services ?", "…")]
     result = ask("et en Vendée ?", services, history=history).result
     assert "Maisons France Services" in result.standalone_question
-    assert result.filters == {"ville": "vendée"}
+    assert result.filters == {"departement": "Vendée (85)"}
     assert {s.fiche_id for s in result.citations} == {"d-une-msap-a-une-maison-france-service-en-vendee"}
     same = ask("et en Vendée ?", services, history=[{"question": history[0][0], "answer": "…"}]).result
     assert same.standalone_question == result.standalone_question

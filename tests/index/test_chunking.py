@@ -65,7 +65,7 @@ def test_chunk_metadata_is_flat_strings_with_joined_partners() -> None:
         "ville": "Nantes", "echelle": "Quartier", "type_acteur": "Commune",
         "partenaires": "Agence Grrr | Mairie de Nantes Sud", "acteur": "Agence Grrr",
         "lien": "https://dialoguecitoyen.metropole.nantes.fr/project/mairie-de-quartier-nantes-sud",
-        "commune": "Nantes", "departement": "Loire-Atlantique (44)", "region": "Pays de la Loire",
+        "commune": "Nantes", "departement": "Loire-Atlantique (44)", "region": "Pays de la Loire", "contact": "",
     }
 
 
@@ -73,7 +73,8 @@ def test_invalid_link_and_missing_fields_give_empty_strings() -> None:
     fiche = Fiche(id="f", title="T", sections={"Description": "Texte."}, metadata={LIEN: "www.exemple.fr"})
     (chunk,) = chunk_fiche(fiche, 350)  # no metadata field to list: no metadata chunk
     assert chunk.metadata == {"ville": "", "echelle": "", "type_acteur": "", "partenaires": "",
-                              "acteur": "", "lien": "", "commune": "", "departement": "", "region": ""}
+                              "acteur": "", "lien": "", "commune": "", "departement": "", "region": "",
+                              "contact": ""}
 
 
 def test_metadata_chunk_lists_fields_in_french() -> None:

@@ -1,0 +1,68 @@
+"""Abstention's sentence-level signals on real parts: the bundled catalogue and the real
+multilingual embedder (``use``), since mapping English words onto the catalogue's French
+ones is the embedder's job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.answer.abstention import Signals, by_signals, key_words, profile, signals, unknown_words
+from rag.answer.pipeline import ask
+from rag.config import load_settings
+from rag.services import Services
+from tests.conftest import BUNDLED_FICHES
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Services:
+    data: Path = tmp_path_factory.mktemp("abstention-data")
+    services = Services(load_settings(data_dir=data, corpus_dir=BUNDLED_FICHES, embedder="use"))
+    services.ensure_index()
+    return services
+
+
+def test_key_words_leave_out_function_words_generic_words_and_names() -> None:
+    assert key_words("Quelles initiatives de la CAF ont réduit l'attente ?") == ["reduit", "attente"]
+    assert key_words("How do hospitals reduce waiting times?") == ["hospitals", "reduce", "waiting", "times"]
+
+
+def test_english_words_map_onto_the_catalogue_french_ones(services: Services) -> None:
+    known = profile(services.fiches, services.embedder)
+    assert profile(services.fiches, services.embedder) is known  # built once per catalogue
+    assert unknown_words(["emergency", "furniture", "attente"], known, services.embedder) == []
+    assert unknown_words(["cantine", "creche", "mobilier"], known, services.embedder) == ["cantine", "creche"]
+
+
+def test_signals_of_a_covered_and_an_unrelated_question(services: Services) -> None:
+    covered = signals("City hall lobby redesign: furniture prototypes tested by staff", services.fiches,
+                      services.embedder, quote=0.45)
+    unrelated = signals("inscriptions à la cantine scolaire et à la crèche", services.fiches,
+                        services.embedder, quote=0.2)
+    assert covered.share < 0.5 and by_signals(covered) is None
+    assert unrelated.share >= 0.75 and unrelated.theme < covered.theme
+    assert by_signals(unrelated).abstain
+
+
+@pytest.mark.parametrize(("found", "abstain"), [
+    (Signals(["cantine", "creche"], 1.0, 0.2, 0.3), True),  # unknown words, weak quote
+    (Signals(["cantine", "creche"], 1.0, 0.5, 0.3), False),  # a quote close to the question
+    (Signals(["murs"], 0.5, 0.25, 0.05), True),  # off theme, half unknown, weak quote
+    (Signals(["murs"], 0.5, 0.25, 0.2), False),  # on theme
+    (Signals([], 0.0, 0.1, 0.0), False),  # every word known: the cosine rule decides
+])
+def test_by_signals(found: Signals, abstain: bool) -> None:
+    decision = by_signals(found)
+    assert (decision is not None and decision.abstain) is abstain
+    if abstain:
+        assert "« " in decision.reason
+
+
+def test_pipeline_refuses_unknown_vocabulary_and_answers_a_detail_it_lacks(services: Services) -> None:
+    refused = ask("vidéosurveillance des parkings municipaux", services).result
+    assert refused.abstained and refused.answer.startswith("Le catalogue ne couvre pas cela.")
+    detail = ask("donnez-moi le numéro de téléphone de l'équipe de Saint-Gaudens", services).result
+    assert not detail.abstained and "ne précise pas le numéro de téléphone" in detail.answer
+    assert detail.citations[0].fiche_id == \
+        "l-accueil-et-la-relation-administrative-en-quartier-politique-de-la-ville-et-en"
