@@ -57,6 +57,8 @@ class Settings(BaseSettings):
 
     search_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="share of the dense list in hybrid fusion")
+    query_rewrite: bool = Field(False, description="LLM backends: search with the question plus the passage the model "
+                                "writes in the catalogue's words (prompts/hyde.md)")
 
     top_k: int = Field(6, ge=1, le=50)
     max_per_fiche: int = Field(2, ge=1, le=20)

@@ -27,6 +27,7 @@ from rag.answer.abstention import (
 )
 from rag.answer.backends.base import DEFAULT_CONTEXT_WINDOW, Backend, ContextOverflow
 from rag.answer.citations import CitationStream
+from rag.answer.hyde import search_text
 from rag.answer.evidence import passage_similarity
 from rag.answer.prompting import SAFETY, Prompts, build_messages
 from rag.answer.question import History, standalone_question
@@ -181,7 +182,8 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
     inferred = infer_filters(standalone, fiches) if infer else {}
     wanted = {**inferred, **explicit}
     k = place_depth(wanted, fiches, k or settings.top_k, settings.max_per_fiche)
-    hits = services.retriever.search(standalone, k=k, mode=settings.search_mode, filters=wanted)
+    query = search_text(standalone, engine, prompts, settings.query_rewrite)
+    hits = services.retriever.search(query, k=k, mode=settings.search_mode, filters=wanted)
     passages = [Passage(n=i, chunk=hit.chunk, score=hit.score, dense=hit.dense) for i, hit in enumerate(hits, start=1)]
     similarity = passage_similarity(services.retriever.embedder, standalone, passages)
     decision = _decide(standalone, hits, wanted, services, similarity)

@@ -28,8 +28,11 @@ TEMPLATES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "user.md": (frozenset({"question", "passages", "nb_passages"}), frozenset({"question", "passages"})),
     "rewrite.md": (frozenset({"conversation", "question"}), frozenset({"conversation", "question"})),
     "abstain.md": (frozenset({"question", "raison", "initiatives"}), frozenset()),
+    "hyde.md": (frozenset({"question"}), frozenset({"question"})),
 }
 """File name -> (allowed placeholders, required placeholders)."""
+OPTIONAL = frozenset({"hyde.md"})
+"""Templates that may be absent: their feature is then off (``hyde.md``: rag.answer.hyde)."""
 
 PASSAGES_OPEN, PASSAGES_CLOSE = "<passages>", "</passages>"
 SAFETY = 0.9
@@ -59,12 +62,13 @@ class Template:
 
 @dataclass(frozen=True)
 class Prompts:
-    """The four templates of ``prompts/``."""
+    """The templates of ``prompts/`` (``hyde`` is optional)."""
 
     system: Template
     user: Template
     rewrite: Template
     abstain: Template
+    hyde: Template | None = None
 
 
 @dataclass(frozen=True)
@@ -108,8 +112,9 @@ def prompt_paths(prompts_dir: Path) -> list[Path]:
 
 def load_prompts(prompts_dir: Path) -> Prompts:
     """The templates of ``prompts_dir`` (the caller caches them: see ``Services.prompts``)."""
-    system, user, rewrite, abstain = (load_template(path) for path in prompt_paths(prompts_dir))
-    return Prompts(system, user, rewrite, abstain)
+    found = {path.name: load_template(path) for path in prompt_paths(prompts_dir)
+             if path.name not in OPTIONAL or path.exists()}
+    return Prompts(found["system.md"], found["user.md"], found["rewrite.md"], found["abstain.md"], found.get("hyde.md"))
 
 
 def neutralise(text: str) -> str:

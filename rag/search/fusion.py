@@ -13,6 +13,10 @@ list gets 0 there (the bottom of that list's scale).
 ``μ`` and ``σ`` are taken over a list's first :data:`DEPTH` candidates only, whatever
 the number of hits asked for, so that the order of the top hits does not depend on
 ``k`` (the pipeline asks for 6, the evaluation for 50).
+
+The dense list's weight is set per question (:func:`dense_share`): a BM25 list whose
+best score barely stands out (the question's words are spread over many passages alike,
+typical of a paraphrase) lends more weight to the dense list, a decisive one less.
 """
 
 from __future__ import annotations
@@ -25,6 +29,13 @@ SPREAD = 3.0
 """Half-width of the normalised scale, in standard deviations around the list's mean."""
 DEPTH = 50
 """How many of a list's best scores set its mean and standard deviation."""
+PEAK_SLOPE = 0.05
+"""Dense weight added per standard deviation by which BM25's best score stands out less
+than :data:`PEAK_REFERENCE` (chosen on eval/dev.jsonl among 0.05, 0.1, 0.2)."""
+PEAK_REFERENCE = 2.5
+"""BM25 lead (in standard deviations above its list's mean) at which the weight is the configured one."""
+SHIFT = (-0.2, 0.3)
+"""How far the per-question dense weight may move from the configured one."""
 
 
 def normalise(scores: list[float]) -> list[float]:
@@ -53,3 +64,18 @@ def fuse(lists: list[list[tuple[Chunk, float]]], weights: list[float]) -> list[t
             chunks.setdefault(chunk.id, chunk)
     order = sorted(scores, key=lambda cid: (-scores[cid], cid))
     return [(chunks[cid], scores[cid]) for cid in order]
+
+
+def dense_share(base: float, lexical: list[float]) -> float:
+    """The dense list's weight for one question: ``base`` plus :data:`PEAK_SLOPE` per
+    standard deviation by which BM25's best score (``lexical``, best first) stands out
+    of its first :data:`DEPTH` scores less than :data:`PEAK_REFERENCE`, moved at most by
+    :data:`SHIFT`, within [0, 1]. ``base`` 0 or 1 (one list only), or fewer than three
+    BM25 scores, give ``base``."""
+    head = lexical[:DEPTH]
+    if not 0.0 < base < 1.0 or len(head) < 3:
+        return base
+    sigma = statistics.pstdev(head) or 1.0
+    peak = (head[0] - statistics.fmean(head)) / sigma
+    shift = min(SHIFT[1], max(SHIFT[0], PEAK_SLOPE * (PEAK_REFERENCE - peak)))
+    return min(1.0, max(0.0, base + shift))

@@ -2,7 +2,8 @@
 (``rag.search.fusion``: distribution-based score fusion), then diversified so that one fiche
 cannot fill the top-k. The BM25 query is the question's terms plus, at a lower weight,
 their equivalents from the domain thesaurus (``rag.search.expansion``), so everyday words
-reach the fiches' trade words.
+reach the fiches' trade words; the dense list weighs more when BM25's top is flat
+(``rag.search.fusion.dense_share``).
 
 Filters are exact: the matching chunks are computed in Python over the BM25 index's
 chunks (Chroma's ``where`` cannot match inside a " | "-joined list, and is slow), the
@@ -26,7 +27,7 @@ from rag.index.lexical import LexicalIndex
 from rag.index.store import VectorStore
 from rag.search.expansion import Thesaurus
 from rag.search.filters import FILTER_FIELDS, check_filters, chunk_matches, value_matches
-from rag.search.fusion import fuse
+from rag.search.fusion import dense_share, fuse
 from rag.text import clean_question
 from rag.types import Chunk, Hit
 
@@ -86,7 +87,7 @@ class Retriever:
         if mode in ("hybrid", "bm25"):
             lexical_found = self.lexical.search_weighted(self.lexical_query(question), depth, mask)
         if mode == "hybrid":
-            weight = self.settings.dense_weight
+            weight = dense_share(self.settings.dense_weight, [s for _, s in lexical_found])
             ranked = fuse([dense_found, lexical_found], [weight, 1.0 - weight])
         else:
             ranked = dense_found or lexical_found

@@ -87,8 +87,8 @@ def test_weighted_bm25_is_plain_bm25_for_unit_weights_and_scales_per_term():
 
 
 def test_retriever_expands_bm25_with_the_file_and_rereads_it_when_it_changes(tmp_path: Path):
-    fiches = [fiche("brest", "Accueil à Brest", {"Description": "Réaménagement complet de la mairie et de ses guichets."}),
-              fiche("quimper", "Accueil à Quimper", {"Description": "Une commune qui forme ses agents à la médiation."})]
+    fiches = [fiche("brest", "Accueil à Brest", {"Description": "Réaménagement de la mairie et de ses guichets."}),
+              fiche("quimper", "Accueil à Quimper", {"Description": "Une commune qui forme ses agents."})]
     synonyms = tmp_path / "synonyms.txt"
     synonyms.write_text("mairie, hôtel de ville\n", encoding="utf-8")
     settings = make_settings(tmp_path, write_corpus(fiches, tmp_path / "fiches"), synonyms_path=synonyms)

@@ -13,7 +13,7 @@ from rag.catalogue.catalogue import Catalogue
 from rag.errors import InputError, StoreUnavailable
 from rag.index.indexing import index_corpus
 from rag.search.filters import FILTER_FIELDS, facet_values, infer_filters, value_matches
-from rag.search.fusion import DEPTH, fuse, normalise
+from rag.search.fusion import DEPTH, SHIFT, dense_share, fuse, normalise
 from rag.search.retrieval import Retriever
 from rag.services import Services
 from rag.types import Chunk
@@ -129,10 +129,13 @@ class RetrievalContract:
         other = OverFetching(base.store, base.lexical, base.embedder, base.settings)
         for filters in ({"commune": "Nantes"}, {"partenaire": "Agence Grrr"}, {"echelle": "quartier"}):
             for query in ("accueil des usagers", "guichet", "co-conception"):
-                expected = [(h.chunk.id, round(h.score, 5)) for h in base.search(query, k=8, mode="dense", filters=filters)]
+                def found(retriever, query=query, filters=filters):
+                    hits = retriever.search(query, k=8, mode="dense", filters=filters)
+                    return [(h.chunk.id, round(h.score, 5)) for h in hits]
+
+                expected = found(base)
                 assert expected
-                assert [(h.chunk.id, round(h.score, 5)) for h in other.search(query, k=8, mode="dense", filters=filters)] \
-                    == expected
+                assert found(other) == expected
 
     def test_one_fiche_cannot_fill_the_top_k(self, services):
         hits = services.retriever.search("guichet", k=6)
@@ -151,7 +154,8 @@ class RetrievalContract:
         with caplog.at_level(logging.WARNING, logger="rag.search.retrieval"):
             long_hits = search("guichet accueil " * 1250)  # 20,000 characters
         assert long_hits and "Question trop longue" in caplog.text
-        assert [h.chunk.id for h in search("gui\x00chet\x07 accueil")] == [h.chunk.id for h in search("gui chet accueil")]
+        cleaned = [h.chunk.id for h in search("gui chet accueil")]
+        assert [h.chunk.id for h in search("gui\x00chet\x07 accueil")] == cleaned
 
     def test_concurrent_queries_equal_sequential(self, services):
         modes, filters = ["hybrid", "dense", "bm25"], [None, {"commune": "Nantes"}, {"partenaire": "Agence Grrr"}]
@@ -170,7 +174,7 @@ class RetrievalContract:
 
 @pytest.fixture(scope="class")
 def corpus_dir(tmp_path_factory, seed):
-    return write_corpus([*seed, *EXTRA], tmp_path_factory.mktemp("corpus") / "fiches")
+    return write_corpus([*seed.values(), *EXTRA], tmp_path_factory.mktemp("corpus") / "fiches")
 
 
 class TestEmbeddedRetrieval(RetrievalContract):
@@ -191,7 +195,8 @@ class TestServerRetrieval(RetrievalContract):
             services = Services(make_settings(tmp_path, corpus_dir, chroma_url=server.url))
             services.ensure_index()
             def dense():
-                return [(h.chunk.id, round(h.score, 5)) for h in services.retriever.search("guichet", k=5, mode="dense")]
+                hits = services.retriever.search("guichet", k=5, mode="dense")
+                return [(h.chunk.id, round(h.score, 5)) for h in hits]
 
             before = dense()
             assert all(score > 0 for _, score in before)
@@ -208,7 +213,7 @@ class TestServerRetrieval(RetrievalContract):
 @pytest.fixture(scope="session")
 def use_services(tmp_path_factory, seed):
     root = tmp_path_factory.mktemp("use")
-    services = Services(make_settings(root, write_corpus(seed, root / "fiches"), embedder="use"))
+    services = Services(make_settings(root, write_corpus(list(seed.values()), root / "fiches"), embedder="use"))
     services.ensure_index()
     return services
 
@@ -223,7 +228,7 @@ def test_real_default_embedder_finds_paraphrases_and_english(use_services):
 
 def test_dense_hit_missing_from_bm25_table_is_read_from_the_store(tmp_path, seed):
     """After an interrupted indexing the store may hold chunks the BM25 index lacks."""
-    settings = make_settings(tmp_path, write_corpus(seed, tmp_path / "fiches"))
+    settings = make_settings(tmp_path, write_corpus(list(seed.values()), tmp_path / "fiches"))
     services = Services(settings)
     services.ensure_index()
     orphan = Chunk(id="zz::description::0", fiche_id="zz", title="Zeppelin", section="Description",
@@ -234,7 +239,7 @@ def test_dense_hit_missing_from_bm25_table_is_read_from_the_store(tmp_path, seed
 
 
 def test_services_build_each_object_once_across_threads(tmp_path, seed):
-    services = Services(make_settings(tmp_path, write_corpus(seed, tmp_path / "fiches")))
+    services = Services(make_settings(tmp_path, write_corpus(list(seed.values()), tmp_path / "fiches")))
     services.ensure_index()
     with ThreadPoolExecutor(8) as pool:
         retrievers = list(pool.map(lambda _: services.retriever, range(32)))
@@ -242,4 +247,14 @@ def test_services_build_each_object_once_across_threads(tmp_path, seed):
     assert all(r is retrievers[0] for r in retrievers) and all(b is backends[0] for b in backends)
     assert services.backend() is backends[0]  # the settings' default backend is "extractive"
     assert services.backend("extractive", temperature=0.5) is not backends[0]
-    assert set(services.fiches) == {f.id for f in seed}
+    assert set(services.fiches) == set(seed)
+
+
+def test_dense_weight_grows_when_bm25_top_is_flat_and_shrinks_when_decisive():
+    flat = [5.0, 4.9, 4.8, 4.8, 4.7, 4.6, 4.5]
+    decisive = [30.0, 2.0, 1.9, 1.8, 1.7, 1.6, 1.5, 1.4, 1.3, 1.2]
+    assert 0.5 < dense_share(0.5, flat) <= 0.5 + SHIFT[1]
+    assert 0.5 + SHIFT[0] <= dense_share(0.5, decisive) < 0.5
+    assert dense_share(0.0, flat) == 0.0 and dense_share(1.0, decisive) == 1.0  # one list asked: kept
+    assert dense_share(0.5, [3.0, 1.0]) == 0.5 and dense_share(0.5, []) == 0.5  # too few BM25 scores
+    assert 0.0 <= dense_share(0.95, flat) <= 1.0
