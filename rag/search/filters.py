@@ -137,10 +137,10 @@ def find_places(question: str, catalogue: Catalogue) -> list[PlaceName]:
                 found.append(_Found(start, start + size, place))
     joined = " ".join(words)
     for match in _NUMBER.finditer(joined):
-        place = catalogue.departement_codes.get(match.group(1))
-        if place:
+        coded = catalogue.departement_codes.get(match.group(1))
+        if coded:
             position = len(joined[: match.start(1)].split())
-            found.append(_Found(position, position + 1, place))
+            found.append(_Found(position, position + 1, coded))
     kept = [f for f in found if not any(o != f and o.start <= f.start and f.end <= o.end
                                         and o.end - o.start > f.end - f.start for o in found)]
     return list(dict.fromkeys(f.place for f in sorted(kept, key=lambda f: f.start)))
