@@ -21,6 +21,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "error": answer.error,
         "removed_citations": answer.removed_citations,
         "unsupported": [item.model_dump() for item in answer.unsupported],
+        "notices": answer.notices,
         "question": answer.question,
         "standalone_question": answer.standalone_question,
         "filters": answer.filters,

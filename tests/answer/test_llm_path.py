@@ -155,6 +155,7 @@ def test_cli_ask_json_lists_unsupported_sentences(hashed: Services, fake_llm: Fa
     payload = json.loads(done.stdout)
     assert payload["unsupported"] and set(payload["unsupported"][0]) == {"sentence", "n"}
     assert all(item["sentence"] in payload["answer"] for item in payload["unsupported"])
+    assert payload["notices"] == []  # the window was not short: nothing dropped, nothing capped
 
 
 def test_extractive_answers_are_never_flagged(hashed: Services) -> None:
