@@ -210,20 +210,30 @@ def load_replica(url: str, collection: str, data_dir: str) -> dict:
 
     settings = load_settings(chroma_url=url, collection=collection, embedder="hashing", data_dir=data_dir,
                              corpus_dir=Path(data_dir) / "none")
-    before, times = _rss_mb(), {}
     start = time.perf_counter()
+    import chromadb  # noqa: F401 - imported by any replica whatever the index size
+
+    times = {"import_chromadb_s": time.perf_counter() - start}
+    before, cpu, last_cpu = _rss_mb(), {}, [time.process_time()]
+
+    def lap(name: str) -> None:
+        times[name] = time.perf_counter() - start - sum(times.values())
+        cpu[name.replace("_s", "_cpu_s")] = round(time.process_time() - last_cpu[0], 2)
+        last_cpu[0] = time.process_time()
+
     record = VectorStore(settings).meta().record()
     store = VectorStore(settings, generation=record["generation"])
     store.open(get_embedder("hashing").config())
+    lap("connect_s")
     chunks = store.chunks()
-    times["read_chunks_s"] = time.perf_counter() - start
+    lap("read_chunks_s")
     lexical = LexicalIndex.build(chunks, record["fingerprint"])
-    times["bm25_build_s"] = time.perf_counter() - start - times["read_chunks_s"]
+    lap("bm25_build_s")
     fiches = FicheStore(store.connection, store.fiches_name()).load()
-    times["read_fiches_s"] = time.perf_counter() - start - times["read_chunks_s"] - times["bm25_build_s"]
-    times["total_s"] = time.perf_counter() - start
+    lap("read_fiches_s")
+    times["index_load_s"] = sum(v for k, v in times.items() if k != "import_chromadb_s")
     after = _rss_mb()
-    return {"chunks": len(lexical.chunks), "fiches": len(fiches), **{k: round(v, 2) for k, v in times.items()},
+    return {"chunks": len(lexical.chunks), "fiches": len(fiches), **{k: round(v, 2) for k, v in times.items()}, **cpu,
             "rss_before_mb": before["VmRSS"], "rss_after_mb": after["VmRSS"], "peak_rss_mb": after["VmHWM"]}
 
 
@@ -255,11 +265,14 @@ def cold_start(scales: list[str]) -> None:
             start = time.perf_counter()
             index_corpus(settings)
             indexed = time.perf_counter() - start
+            server_cpu = cpu_seconds(chroma.process.pid)
             done = subprocess.run([sys.executable, __file__, "--load", chroma.url, f"cold{scale}", str(work / "r")],
                                   capture_output=True, text=True, cwd=ROOT)
             assert done.returncode == 0, done.stderr
             figures = json.loads(done.stdout.strip().splitlines()[-1])
-            print(json.dumps({"scale": scale, "index_s": round(indexed, 1), **figures}), flush=True)
+            figures["chroma_server_cpu_s"] = round(cpu_seconds(chroma.process.pid) - server_cpu, 2)
+            print(json.dumps({"scale": scale, "index_s": round(indexed, 1), **figures,
+                              "load_average": os.getloadavg()[0]}), flush=True)
     finally:
         chroma.stop()
 

@@ -6,10 +6,11 @@ other machines.
 documents and metadata give the BM25 index, built in memory), the fiches collection.
 :class:`LiveIndex` holds what a process built from it and rebuilds it when the index
 record's ``run`` changes, checking the record (one small read) at most every
-``RAG_INDEX_CHECK_SECONDS``, never per query. The rebuild runs in the one thread that
-noticed the change while the others keep answering on the previous objects; the new
-ones are swapped in with one assignment, so a request holding the old ones finishes on
-them (their generation is kept on the server until the next rebuild).
+``RAG_INDEX_CHECK_SECONDS``, never per query. The check and the rebuild run in a
+background thread while every request keeps answering on the previous objects (no
+request waits for a BM25 build); the new ones are swapped in with one assignment, so a
+request holding the old ones finishes on them (their generation is kept on the server
+until the next rebuild). Only the first load, at start, is waited for.
 """
 
 from __future__ import annotations
@@ -85,12 +86,9 @@ class LiveIndex(Generic[T]):
                 if self._current is None:
                     self._current = self._load(self.meta.record())
                 return self._current[1]
-        if time.monotonic() < self._next_check or not self._lock.acquire(blocking=False):
-            return current[1]
-        try:
-            current = self._refresh(current)
-        finally:
-            self._lock.release()
+        if time.monotonic() >= self._next_check and self._lock.acquire(blocking=False):
+            self._next_check = time.monotonic() + self.interval
+            threading.Thread(target=self._refresh, args=(current[0],), name="index-watch", daemon=True).start()
         return current[1]
 
     def _load(self, record: dict[str, Any] | None) -> tuple[str, T]:
@@ -100,17 +98,20 @@ class LiveIndex(Generic[T]):
         self._next_check = time.monotonic() + self.interval
         return str(record.get("run", "")), value
 
-    def _refresh(self, current: tuple[str, T]) -> tuple[str, T]:
-        """Check the record; load the new run if it changed. A server that is down or an
-        index being replaced keeps the current value (queries report the server's state
-        themselves); the next check tries again."""
-        self._next_check = time.monotonic() + self.interval
+    def _refresh(self, run: str) -> None:
+        """In a background thread, holding the lock: check the record, load the new run
+        if it changed. A server that is down or an index being replaced keeps the
+        current value (queries report the server's state themselves); the next check
+        tries again."""
         try:
             record = self.meta.record()
-            if record and record.get("run") != current[0]:
+            if record and record.get("run") != run:
                 started = time.perf_counter()
-                current = self._current = self._load(record)
-                log.info("index run %s loaded in %.1f s", current[0], time.perf_counter() - started)
+                self._current = self._load(record)
+                log.info("index run %s loaded in %.1f s", record.get("run"), time.perf_counter() - started)
         except RagError as exc:
             log.warning("index du serveur non rechargé (%s) : nouvel essai dans %.0f s", exc, self.interval)
-        return current
+        except Exception:  # a bug must not leave the lock held: logged, retried at the next check
+            log.exception("index du serveur non rechargé")
+        finally:
+            self._lock.release()

@@ -156,8 +156,9 @@ class VectorStore:
         """Every stored chunk id -> its content hash (paged reads)."""
         return {i: str((m or {}).get("content_hash", "")) for i, (_, m) in self._pages(["metadatas"], page).items()}
 
-    def chunks(self, page: int = PAGE) -> list[Chunk]:
-        """Every stored chunk, in id order (a replica builds its BM25 index from them)."""
+    def chunks(self, page: int = 1000) -> list[Chunk]:
+        """Every stored chunk, in id order (a replica builds its BM25 index from them).
+        Pages of 1000: the server spends less CPU than on larger ones (measured at 10k)."""
         found = self._pages(["documents", "metadatas"], page)
         return [_to_chunk(i, *found[i]) for i in sorted(found)]
 
