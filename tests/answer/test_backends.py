@@ -347,7 +347,8 @@ class TestOpenAI(HttpContract):
         assert backend.context_window().tokens == 8192 and "ne l'annonce pas" in backend.context_window().source
 
     @pytest.mark.parametrize("refusal", ["vllm", "llama-cpp-python"])
-    def test_a_refusal_teaches_the_window(self, backend: HttpBackend, fake_llm: FakeLLMServer, refusal: str) -> None:
+    def test_a_refusal_teaches_the_window(self, settings: Settings, fake_llm: FakeLLMServer, refusal: str) -> None:
+        backend = self.make(settings, self.url(fake_llm), read_timeout=10.0)  # the server counts tokens: not 1 s
         fake_llm.window = Window(300, advertise="none", refusal=refusal)
         long = REQUEST.model_copy(update={"messages": [{"role": "user", "content": "mot " * 400}], "max_tokens": 50})
         _, error = drain(backend, long)
