@@ -64,6 +64,11 @@ class StoreContract:
         assert len(hashes) == 12 and store.count() == 12
         assert hashes[edited.id] == edited.content_hash != chunks[3].content_hash
 
+    def test_chunks_reads_every_page_in_id_order(self, store):
+        chunks = [chunk(i, fiche_id) for i in range(7) for fiche_id in ("g", "f")]
+        store.upsert(chunks, np.stack([unit(1, i, 0, 0) for i in range(len(chunks))]))
+        assert store.chunks(page=3) == sorted(chunks, key=lambda c: c.id)
+
     def test_delete(self, store):
         store.upsert([chunk(0), chunk(1)], np.stack([unit(1, 0, 0, 0), unit(0, 1, 0, 0)]))
         store.delete(["f::s::0"])
@@ -110,6 +115,26 @@ class TestServerStore(StoreContract):
     @pytest.fixture
     def settings(self, tmp_path, chroma_server):
         return make_settings(tmp_path, tmp_path / "fiches", chroma_url=chroma_server.url)
+
+    def test_rebuild_is_a_new_collection_switched_by_the_index_record(self, settings, store):
+        store.upsert([chunk(0)], np.stack([unit(1, 0, 0, 0)]))
+        store.commit({"fingerprint": "a"})
+        first = store.meta().record()
+        assert (first["generation"], first["previous"], first["fingerprint"]) == (store.generation, None, "a")
+        rebuilt = VectorStore.fresh(settings)
+        rebuilt.open(CONFIG, create=True)
+        assert VectorStore(settings).meta().record() == first  # not switched before commit
+        assert VectorStore(settings).open(CONFIG).count() == 1
+        rebuilt.commit({"fingerprint": "b"})
+        second = store.meta().record()
+        assert (second["generation"], second["previous"]) == (rebuilt.generation, store.generation)
+        assert second["run"] != first["run"] and VectorStore(settings).open(CONFIG).count() == 0
+        assert store.count() == 1  # a reader still on the previous generation
+        third = VectorStore.fresh(settings)
+        third.open(CONFIG, create=True)
+        third.commit()
+        with pytest.raises(IndexError_, match="no index"):  # two generations back: deleted
+            store.count()
 
     def test_server_down_then_back(self, tmp_path):
         server = ChromaServer(tmp_path / "own-server").start()
