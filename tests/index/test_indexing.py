@@ -147,7 +147,8 @@ def _grow(seed, copies: int):
     for n in range(copies):
         for f in seed:
             sections = {k: f"{v} (variante {n})" for k, v in f.sections.items()}
-            grown.append(f.model_copy(update={"id": f"{f.id[:60]}-v{n}", "title": f"{f.title} {n}", "sections": sections}))
+            update = {"id": f"{f.id[:60]}-v{n}", "title": f"{f.title} {n}", "sections": sections}
+            grown.append(f.model_copy(update=update))
     return grown
 
 
@@ -263,7 +264,8 @@ class CorpusMachine(RuleBasedStateMachine):
         self.counter += 1
         fid = f"fiche-{self.counter}"
         text = {name: " ".join(words) + f" {name.lower()}" for name in SECTIONS[:sections]}
-        self.fiches[fid] = Fiche(id=fid, title=f"Initiative {fid} {words[0]}", sections=text, metadata={VILLE: words[-1]})
+        title = f"Initiative {fid} {words[0]}"
+        self.fiches[fid] = Fiche(id=fid, title=title, sections=text, metadata={VILLE: words[-1]})
         write_fiches([self.fiches[fid]], self.settings.corpus_dir)
         self._index()
 
