@@ -69,9 +69,11 @@ def test_a_prompt_beyond_its_window_is_refused_and_the_window_learnt(llama_serve
 
 
 def test_ask_end_to_end_learns_the_window_and_cleans_the_citations(llama_server: str, services: Services) -> None:
-    run = ask(QUESTION, services, backend="openai", base_url=llama_server, k=8, max_tokens=32, temperature=0.0)
+    # 15 passages: far beyond 1024 tokens at first (the server refuses before evaluating: it costs nothing)
+    run = ask(QUESTION, services, backend="openai", base_url=llama_server, k=15, max_tokens=32, temperature=0.0)
     shown = "".join(run.stream())
     result = run.result
+    assert len(result.sources) >= 10, "the retrieval must give the first prompt enough passages to overflow"
     assert result.error is None and shown.strip() == result.answer and result.answer
     assert any("refusé la requête" in notice for notice in result.notices)  # the first prompt did not fit
     assert run.request is not None and run.request.context_window == LLAMA_N_CTX
