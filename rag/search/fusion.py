@@ -21,7 +21,7 @@ typical of a paraphrase) lends more weight to the dense list, a decisive one les
 
 from __future__ import annotations
 
-import statistics
+import math
 
 from rag.types import Chunk
 
@@ -38,13 +38,19 @@ SHIFT = (-0.2, 0.3)
 """How far the per-question dense weight may move from the configured one."""
 
 
+def _spread(values: list[float]) -> tuple[float, float]:
+    """Mean and population standard deviation, in plain floats (``statistics.pstdev``
+    computes exactly with fractions: ~0.3 ms for 50 scores, twice per query)."""
+    mean = math.fsum(values) / len(values)
+    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
+
+
 def normalise(scores: list[float]) -> list[float]:
     """The DBSF normalisation of one list's scores, best first (see module doc), in [0, 1].
     A list of one score, or of equal scores, has no spread: each candidate is its best (1.0)."""
     if not scores:
         return []
-    head = scores[:DEPTH]
-    mean, sigma = statistics.fmean(head), statistics.pstdev(head)
+    mean, sigma = _spread(scores[:DEPTH])
     if sigma == 0:
         return [1.0] * len(scores)
     low = mean - SPREAD * sigma
@@ -75,7 +81,7 @@ def dense_share(base: float, lexical: list[float]) -> float:
     head = lexical[:DEPTH]
     if not 0.0 < base < 1.0 or len(head) < 3:
         return base
-    sigma = statistics.pstdev(head) or 1.0
-    peak = (head[0] - statistics.fmean(head)) / sigma
+    mean, sigma = _spread(head)
+    peak = (head[0] - mean) / (sigma or 1.0)
     shift = min(SHIFT[1], max(SHIFT[0], PEAK_SLOPE * (PEAK_REFERENCE - peak)))
     return min(1.0, max(0.0, base + shift))
