@@ -8,7 +8,7 @@
     │   ├── ImportFailed          an export could not be imported (missing, empty, binary, no fiche)
     │   └── ConversationNotFound  no conversation (or turn) with this id for this user
     ├── CorpusError               a Markdown fiche file is malformed (carries path and line)
-    ├── IndexError_               the index is missing, corrupt, foreign or locked: re-index
+    ├── IndexUnavailable          the index is missing, corrupt, foreign or locked: re-index
     │   ├── EmbedderMismatch      the index was built with another embedder
     │   └── IndexLocked           another process is writing the same data dir
     ├── StoreUnavailable          the Chroma server cannot be reached
@@ -55,15 +55,15 @@ class CorpusError(RagError):
         super().__init__(f"{path}:{line}: {reason}")
 
 
-class IndexError_(RagError):  # noqa: N801 - avoid shadowing the builtin IndexError
+class IndexUnavailable(RagError):
     """The index is missing, corrupt or foreign."""
 
 
-class EmbedderMismatch(IndexError_):
+class EmbedderMismatch(IndexUnavailable):
     """The index was built with another embedder than the one configured."""
 
 
-class IndexLocked(IndexError_):
+class IndexLocked(IndexUnavailable):
     """Another process holds the write lock on the data dir."""
 
 

@@ -20,7 +20,7 @@ from rag.answer.prompting import Prompts, load_prompts, prompt_paths
 from rag.catalogue.catalogue import Catalogue
 from rag.catalogue.spam import load_denylist
 from rag.config import Settings, get_settings
-from rag.errors import IndexError_
+from rag.errors import IndexUnavailable
 from rag.index.indexing import IndexReport, index_corpus, manifest_path, read_manifest
 from rag.index.lexical import Analyzer, LexicalIndex
 from rag.index.replica import LiveIndex, ServerIndex, load_server_index, no_index
@@ -87,11 +87,11 @@ class Services:
     def _load_lexical(self) -> LexicalIndex:
         manifest = read_manifest(self.settings.data_dir)
         if not manifest:
-            raise IndexError_(f"no complete index in {self.settings.data_dir}: run `python -m rag index`")
+            raise IndexUnavailable(f"no complete index in {self.settings.data_dir}: run `python -m rag index`")
         try:
             return LexicalIndex.load(Path(manifest["lexical"]))
         except (OSError, ValueError, KeyError) as exc:
-            raise IndexError_(f"BM25 index unreadable ({exc}): run `python -m rag index --rebuild`") from None
+            raise IndexUnavailable(f"BM25 index unreadable ({exc}): run `python -m rag index --rebuild`") from None
 
     @property
     def retriever(self) -> Retriever:

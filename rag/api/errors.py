@@ -23,7 +23,7 @@ from rag.errors import (
     ConfigError,
     ConversationNotFound,
     DatabaseError,
-    IndexError_,
+    IndexUnavailable,
     InputError,
     RagError,
     StoreUnavailable,
@@ -144,7 +144,7 @@ def rag_error(exc: RagError) -> ApiError:
                         "service_unavailable")
     if isinstance(exc, InputError):
         return ApiError(400, f"requête invalide : {exc}", "invalid_request")
-    if isinstance(exc, (IndexError_, StoreUnavailable)):
+    if isinstance(exc, (IndexUnavailable, StoreUnavailable)):
         return ApiError(503, f"index indisponible : {exc}", "index_unavailable", "service_unavailable")
     if isinstance(exc, BackendError):
         return ApiError(502, f"le moteur de réponse a échoué : {exc}", "backend_error", "backend_error")

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from rag.errors import IndexError_, StoreUnavailable
+from rag.errors import IndexUnavailable, StoreUnavailable
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -83,5 +83,5 @@ class ChromaConnection:
             ) from None
         except ChromaError as exc:
             if exc.code() == 404 or "does not exist" in str(exc):
-                raise IndexError_(f"no index at {target}: run `python -m rag index`") from None
-            raise IndexError_(f"index at {target} is unreadable ({exc}): {REBUILD}") from None
+                raise IndexUnavailable(f"no index at {target}: run `python -m rag index`") from None
+            raise IndexUnavailable(f"index at {target} is unreadable ({exc}): {REBUILD}") from None

@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from rag.catalogue.fiche import Fiche
 from rag.config import Settings
-from rag.errors import IndexError_, RagError
+from rag.errors import IndexUnavailable, RagError
 from rag.index.fiche_store import FicheStore
 from rag.index.lexical import LexicalIndex
 from rag.index.meta import IndexMeta
@@ -45,8 +45,8 @@ class ServerIndex:
     fiches: list[Fiche]
 
 
-def no_index(meta: IndexMeta) -> IndexError_:
-    return IndexError_(
+def no_index(meta: IndexMeta) -> IndexUnavailable:
+    return IndexUnavailable(
         f"aucun index publié sur le serveur Chroma {meta.target} : lancez `python -m rag index` "
         "sur une machine qui a le dossier du corpus (RAG_CORPUS_DIR) et le même RAG_CHROMA_URL"
     )

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from rag.catalogue.corpus import load_corpus
 from rag.catalogue.fiche import Fiche
 from rag.config import Settings
-from rag.errors import IndexError_, InputError
+from rag.errors import IndexUnavailable, InputError
 from rag.index import chunking
 from rag.index.chunking import chunk_corpus
 from rag.index.embeddings import Embedder
@@ -127,7 +127,7 @@ def sync_chunks(store: VectorStore, embedder: Embedder, chunks: list[Chunk], pro
     todo = [c for c in chunks if stored.get(c.id) != c.content_hash]
     current = {c.id for c in chunks}
     if len(current) != len(chunks):
-        raise IndexError_("duplicate chunk ids in the corpus: two fiche files share an id")
+        raise IndexUnavailable("duplicate chunk ids in the corpus: two fiche files share an id")
     report = IndexReport(
         added=sum(c.id not in stored for c in todo),
         updated=sum(c.id in stored for c in todo),

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.config import Settings
-from rag.errors import ConfigError, EmbedderMismatch, IndexError_
+from rag.errors import ConfigError, EmbedderMismatch, IndexUnavailable
 from rag.index.chroma import REBUILD, ChromaConnection, column
 from rag.index.fiche_store import fiches_name
 from rag.index.files import remove_except, write_json_atomic
@@ -61,7 +61,7 @@ def read_generations(data_dir: Path, strict: bool = True) -> dict[str, str | Non
     except (ValueError, AttributeError) as exc:
         if not strict:
             return {"current": None, "previous": None}
-        raise IndexError_(f"corrupt index pointer {_pointer(data_dir)} ({exc}): {REBUILD}") from None
+        raise IndexUnavailable(f"corrupt index pointer {_pointer(data_dir)} ({exc}): {REBUILD}") from None
 
 
 def new_generation() -> str:
@@ -118,7 +118,7 @@ class VectorStore:
         if self.generation is None:
             if not create:
                 where = f"{self.url} (collection {self.settings.collection})" if self.url else self.settings.data_dir
-                raise IndexError_(f"no index in {where}: run `python -m rag index`")
+                raise IndexUnavailable(f"no index in {where}: run `python -m rag index`")
             self.generation = new_generation()
         client = self.connection.client()
         with self._lock, self.connection.errors(self.target):
@@ -138,7 +138,7 @@ class VectorStore:
     @property
     def _opened(self) -> Collection:
         if self._collection is None:
-            raise IndexError_(f"no index at {self.target}: run `python -m rag index`")
+            raise IndexUnavailable(f"no index at {self.target}: run `python -m rag index`")
         return self._collection
 
     def _pages(self, include: list[str], page: int) -> dict[str, tuple[str | None, dict | None]]:

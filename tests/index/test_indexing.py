@@ -21,7 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from rag.catalogue.corpus import load_corpus, write_fiches
 from rag.catalogue.fiche import SECTIONS, VILLE, Fiche
-from rag.errors import IndexError_, IndexLocked, InputError
+from rag.errors import IndexLocked, IndexUnavailable, InputError
 from rag.index.chunking import chunk_corpus
 from rag.index.indexing import IndexReport, index_corpus, manifest_path
 from rag.index.store import VectorStore
@@ -82,7 +82,7 @@ def test_edit_updates_and_delete_removes(settings, seed):
 
 def test_other_embedder_needs_rebuild(settings):
     index_corpus(settings, embedder=CountingEmbedder())
-    with pytest.raises(IndexError_, match="index --rebuild"):
+    with pytest.raises(IndexUnavailable, match="index --rebuild"):
         index_corpus(settings, embedder=CountingEmbedder(dim=128))
     report = index_corpus(settings, embedder=CountingEmbedder(dim=128), rebuild=True)
     assert report.added == report.embedded == len(corpus_hashes(settings))

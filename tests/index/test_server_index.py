@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rag.catalogue.corpus import load_corpus, write_fiches
-from rag.errors import IndexError_, StoreUnavailable
+from rag.errors import IndexUnavailable, StoreUnavailable
 from rag.index.chunking import chunk_corpus
 from rag.index.indexing import IndexReport, index_corpus
 from rag.index.lexical import Analyzer, LexicalIndex
@@ -150,7 +150,7 @@ def test_killed_rebuild_is_never_seen_and_old_generations_are_deleted(settings, 
     assert record(settings) == first  # the pointer never moved
     assert len(collections(settings)) == 5  # meta, current chunks + fiches, the killed rebuild's chunks + fiches
     assert [h.chunk.id for h in replica(settings, tmp_path, "b").retriever.search(seed[4].title, k=5)] == answers
-    with pytest.raises(IndexError_, match="déjà en cours.*valable jusqu'à"):
+    with pytest.raises(IndexUnavailable, match="déjà en cours.*valable jusqu'à"):
         index_corpus(settings, embedder=CountingEmbedder())
     meta.put(max(meta.get_prefixed("lease-")), {"expires": 0.0})  # the killed run's lease, as if expired
     index_corpus(settings, embedder=CountingEmbedder())  # dirty: diffs the store, completes
@@ -170,7 +170,7 @@ def test_killed_rebuild_is_never_seen_and_old_generations_are_deleted(settings, 
 def test_replica_before_any_index_says_what_to_do(settings, tmp_path):
     served = replica(settings, tmp_path)
     for call in (lambda: served.retriever, lambda: served.fiches, served.ensure_index):
-        with pytest.raises(IndexError_, match="aucun index publié.*python -m rag index"):
+        with pytest.raises(IndexUnavailable, match="aucun index publié.*python -m rag index"):
             call()
 
 

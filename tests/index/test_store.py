@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from rag.errors import EmbedderMismatch, IndexError_, StoreUnavailable
+from rag.errors import EmbedderMismatch, IndexUnavailable, StoreUnavailable
 from rag.index.store import VectorStore
 from rag.types import Chunk
 from tests.support.chroma_server import ChromaServer
@@ -79,7 +79,7 @@ class StoreContract:
             VectorStore(settings).open({"embedder": "use", "dim": 512})
 
     def test_missing_index_says_to_index(self, settings):
-        with pytest.raises(IndexError_, match="python -m rag index"):
+        with pytest.raises(IndexUnavailable, match="python -m rag index"):
             VectorStore(settings).open(CONFIG)
 
 
@@ -95,7 +95,7 @@ class TestEmbeddedStore(StoreContract):
         copy = make_settings(tmp_path / "copy", settings.corpus_dir)
         shutil.copytree(settings.data_dir, copy.data_dir)
         (copy.data_dir / "chroma" / store.generation / "chroma.sqlite3").write_bytes(b"garbage" * 500)
-        with pytest.raises(IndexError_, match="unreadable.*index --rebuild"):
+        with pytest.raises(IndexUnavailable, match="unreadable.*index --rebuild"):
             VectorStore(copy).open(CONFIG)
 
     def test_rebuild_generation_switch_keeps_previous(self, settings, store):
@@ -133,7 +133,7 @@ class TestServerStore(StoreContract):
         third = VectorStore.fresh(settings)
         third.open(CONFIG, create=True)
         third.commit()
-        with pytest.raises(IndexError_, match="no index"):  # two generations back: deleted
+        with pytest.raises(IndexUnavailable, match="no index"):  # two generations back: deleted
             store.count()
 
     def test_server_down_then_back(self, tmp_path):
