@@ -1,12 +1,14 @@
-"""rag.text: the one accent fold and the layered stop-word sets."""
+"""rag.text: the one accent fold, the layered stop-word sets and the question cleaning."""
 
+import pytest
 
-
+from rag.errors import InputError
 from rag.text import (
     COMMON_STOP_WORDS,
     CORE_STOP_WORDS,
     EXTRACTIVE_STOP_WORDS,
     LEXICAL_STOP_WORDS,
+    clean_question,
     fold,
     fold_spaced,
     stop_words,
@@ -29,3 +31,12 @@ def test_stop_words_are_folded_and_layered():
     assert COMMON_STOP_WORDS < EXTRACTIVE_STOP_WORDS
     assert "initiative" in EXTRACTIVE_STOP_WORDS and "initiative" not in LEXICAL_STOP_WORDS
     assert "avait" in LEXICAL_STOP_WORDS and "avait" not in EXTRACTIVE_STOP_WORDS
+
+
+def test_clean_question() -> None:
+    assert clean_question("  a\x00b\x07 c\n\td  ", 100) == ("a b c d", [])
+    text, notices = clean_question("mot " * 100, 50)
+    assert len(text) <= 50 and not text.endswith(" ") and "50 premiers caractères" in notices[0]
+    for bad in ["", " \n", "\x00", None]:
+        with pytest.raises(InputError):
+            clean_question(bad, 100)

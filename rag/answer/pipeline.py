@@ -10,6 +10,7 @@ the readable message while the retrieved sources stay available.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -178,8 +179,9 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
     engine = services.backend(backend, **backend_overrides)
     prompts = services.prompts()
     fiches = services.fiches
-    standalone = standalone_question(text, history, fiches, engine, prompts)
-    inferred = infer_filters(standalone, fiches) if infer else {}
+    place_of = functools.cache(functools.partial(infer_filters, catalogue=fiches))  # each text read once
+    standalone = standalone_question(text, history, engine, prompts, place_of)
+    inferred = place_of(standalone) if infer else {}
     wanted = {**inferred, **explicit}
     k = place_depth(wanted, fiches, k or settings.top_k, settings.max_per_fiche)
     query = search_text(standalone, engine, prompts, settings.query_rewrite)

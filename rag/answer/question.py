@@ -13,19 +13,21 @@ Rewriting a follow-up ("et à Nantes ?", "comment ont-ils fait ?"):
   "and"…, uses a pronoun such as "ils", "cela", "ce projet", or is a bare place like
   "à Nantes ?") gets the key terms of the previous standalone question prepended. A
   place stated by the new question replaces the previous one.
+
+The places a text states come from the caller (``place_of``: the pipeline passes
+:func:`rag.search.filters.infer_filters` on its catalogue, memoised), so each text's
+place is read once per answer and this module never calls back into the search layer.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from rag.answer.backends.base import Backend
 from rag.answer.prompting import Prompts
-from rag.catalogue.catalogue import Catalogue
 from rag.errors import InputError, RagError
-from rag.search.filters import infer_filters
 from rag.text import FOLLOWUP_GENERIC, fold_spaced
 from rag.text import LEXICAL_STOP_WORDS as STOP_WORDS
 from rag.types import GenerationRequest
@@ -33,6 +35,8 @@ from rag.types import GenerationRequest
 log = logging.getLogger(__name__)
 
 History = Sequence[tuple[str, str] | dict]
+PlaceOf = Callable[[str], Mapping[str, str]]
+"""The places (filters) a text states itself, e.g. ``{"commune": "Nantes"}``."""
 
 _FOLLOWUP_START = re.compile(r"^(?:et|mais|aussi|puis|sinon|and|what about|pareil|idem|même chose)\b", re.I)
 _ANAPHORA = frozenset(
@@ -77,25 +81,25 @@ def looks_like_followup(question: str) -> bool:
     return bool(_BARE_PLACE.match(folded)) and len(_content_words(question)) <= 2
 
 
-def carry_subject(question: str, previous: str, fiches: Catalogue) -> str:
+def carry_subject(question: str, previous: str, place_of: PlaceOf) -> str:
     """Extractive rewrite: the previous question's key terms, then the follow-up."""
     if not looks_like_followup(question):
         return question
     dropped: set[str] = set()
-    if infer_filters(question, fiches):  # a new place (commune, département, région) replaces the old one
-        for old_place in infer_filters(previous, fiches).values():
+    if place_of(question):  # a new place (commune, département, région) replaces the old one
+        for old_place in place_of(previous).values():
             dropped.update(re.findall(r"\w+", fold_spaced(old_place)))
     terms = [w for w in _content_words(previous)
              if fold_spaced(w) not in FOLLOWUP_GENERIC and not set(re.findall(r"\w+", fold_spaced(w))) & dropped]
     return f"{' '.join(terms)} — {question}" if terms else question
 
 
-def extractive_standalone(question: str, turns: list[tuple[str, str]], fiches: Catalogue) -> str:
+def extractive_standalone(question: str, turns: list[tuple[str, str]], place_of: PlaceOf) -> str:
     """Replay the conversation so each question carries the subject of the one before."""
     previous = ""
     for past, _ in turns:
-        previous = carry_subject(past, previous, fiches) if previous else past
-    return carry_subject(question, previous, fiches) if previous else question
+        previous = carry_subject(past, previous, place_of) if previous else past
+    return carry_subject(question, previous, place_of) if previous else question
 
 
 def _conversation(turns: list[tuple[str, str]]) -> str:
@@ -119,9 +123,10 @@ def _clean_rewrite(reply: str, question: str) -> str | None:
 
 
 def standalone_question(
-    question: str, history: History | None, fiches: Catalogue, backend: Backend, prompts: Prompts
+    question: str, history: History | None, backend: Backend, prompts: Prompts, place_of: PlaceOf
 ) -> str:
-    """The question to search with: itself, or its rewrite given the conversation."""
+    """The question to search with: itself, or its rewrite given the conversation
+    (``place_of`` is used by the extractive rule only)."""
     turns = normalise_history(history)
     if not turns:
         return question
@@ -135,4 +140,4 @@ def standalone_question(
             rewritten = None
         if rewritten:
             return rewritten
-    return extractive_standalone(question, turns, fiches)
+    return extractive_standalone(question, turns, place_of)

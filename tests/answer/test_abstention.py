@@ -8,11 +8,30 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer.abstention import Signals, by_signals, key_words, profile, signals, unknown_words
+from rag.answer.abstention import (
+    SUPPORTED,
+    Signals,
+    by_cosine,
+    by_signals,
+    key_words,
+    lexical_support,
+    profile,
+    proper_names,
+    residual_words,
+    signals,
+    unknown_names,
+    unknown_words,
+)
 from rag.answer.pipeline import ask
+from rag.catalogue.catalogue import Catalogue
+from rag.catalogue.corpus import load_corpus
 from rag.config import load_settings
+from rag.index.lexical import LexicalIndex
 from rag.services import Services
+from rag.types import Chunk
 from tests.conftest import BUNDLED_FICHES
+
+FICHES = Catalogue(load_corpus(BUNDLED_FICHES).fiches)
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +85,35 @@ def test_pipeline_refuses_unknown_vocabulary_and_answers_a_detail_it_lacks(servi
     assert not detail.abstained and "ne précise pas le numéro de téléphone" in detail.answer
     assert detail.citations[0].fiche_id == \
         "l-accueil-et-la-relation-administrative-en-quartier-politique-de-la-ville-et-en"
+
+
+@pytest.mark.parametrize(("question", "unknown"), [
+    ("accueil en mairie de Marseille", ["Marseille"]),
+    ("projets menés par la CAF du Rhône", ["CAF"]),
+    ("question : Strasbourg ?", ["Strasbourg"]),
+    ("projets de l'Agence Grrr à Quimper", []),
+    ("COMMENT PRÉSERVER L'ANONYMAT ?", []),  # typed in capitals: no telling names
+])
+def test_names_the_catalogue_lacks(question: str, unknown: list[str]) -> None:
+    assert unknown_names(question, FICHES) == unknown
+
+
+def test_residual_words_of_a_names_only_question() -> None:
+    assert proper_names("Comment fait Brest ? Et Nantes") == ["Brest", "Nantes"]
+    assert residual_words("initiatives à Quimper") == []
+    assert residual_words("qui contacter pour l'accueil multicanal de la Région Bretagne ?") == [
+        "contacter", "accueil", "multicanal"]
+
+
+def test_lexical_support_weights_rare_words_and_overrules_a_weak_cosine() -> None:
+    texts = ["Vis ma vie : les agents refont le trajet de l'usager.", "L'accueil des usagers en mairie.",
+             "L'accueil au guichet unique."]
+    chunks = [Chunk(id=str(i), fiche_id=str(i), title="T", section="Description", text=t) for i, t in enumerate(texts)]
+    lexical = LexicalIndex.build(chunks, "test")
+    found = lexical_support("Vis ma vie des agents", chunks[:1], lexical)
+    unknown_topic = lexical_support("accueil des touristes en office", chunks, lexical)  # only "accueil" is known
+    assert found == 1.0 and 0.0 < unknown_topic < 0.5
+    assert lexical_support("Quelles initiatives à Marseille ?", chunks, lexical) == 0.0  # no content word
+    assert by_cosine(0.10, 0.20).abstain and by_cosine(0.10, 0.20, unknown_topic).abstain
+    assert not by_cosine(0.10, 0.20, found).abstain and found >= SUPPORTED
+    assert not by_cosine(0.30, 0.20).abstain and by_cosine(None, 0.20).abstain
