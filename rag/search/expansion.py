@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import ConfigError
@@ -38,30 +38,35 @@ class Thesaurus:
     """Groups of equivalent terms, each term as its analysed BM25 terms (stems)."""
 
     groups: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    _starts: dict[str, list[tuple[int, tuple[str, ...]]]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Index the members by their first stem: a question is matched in one pass."""
+        starts: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+        for number, group in enumerate(self.groups):
+            for member in group:
+                starts.setdefault(member[0], []).append((number, member))
+        object.__setattr__(self, "_starts", starts)
 
     def expand(self, terms: Sequence[str], weight: float = SYNONYM_WEIGHT) -> dict[str, float]:
         """Weighted terms to add to a question analysed as ``terms``: the other members of
         every group a member of which occurs in ``terms`` (its stems consecutive), each
         member's stems sharing ``weight``; stems of the question itself are not added."""
+        matched: dict[int, set[tuple[str, ...]]] = {}
+        for i, term in enumerate(terms):
+            for number, member in self._starts.get(term, ()):
+                if tuple(terms[i:i + len(member)]) == member:
+                    matched.setdefault(number, set()).add(member)
         present = set(terms)
         added: dict[str, float] = {}
-        for group in self.groups:
-            matched = [m for m in group if _occurs(m, terms)]
-            if not matched:
-                continue
-            for member in group:
-                if member in matched:
+        for number, found in matched.items():
+            for member in self.groups[number]:
+                if member in found:
                     continue
                 for stem in member:
                     if stem not in present:
                         added[stem] = max(added.get(stem, 0.0), weight / len(member))
         return added
-
-
-def _occurs(member: tuple[str, ...], terms: Sequence[str]) -> bool:
-    """Whether ``member``'s stems occur consecutively in ``terms``."""
-    n = len(member)
-    return any(tuple(terms[i:i + n]) == member for i in range(len(terms) - n + 1))
 
 
 _SEPARATOR = re.compile(r"\s*,\s*")
