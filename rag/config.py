@@ -9,11 +9,13 @@ cannot end up in a log line, an export or ``repr(settings)``.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -26,6 +28,24 @@ from rag.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 """The project folder: bundled corpus, prompts and the default data dir live under it."""
+
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class LlmDefaults:
+    """The generation defaults, defined once: the settings and the HTTP backends' options
+    (``rag.answer.backends.http_options``) both start from these."""
+
+    temperature: float = 0.2
+    max_tokens: int = 700
+    connect_timeout: float = 5.0
+    read_timeout: float = 120.0
+    max_retries: int = 2
+    api_key_env: str = "RAG_LLM_API_KEY"
+
+
+LLM_DEFAULTS = LlmDefaults()
 
 
 class Settings(BaseSettings):
@@ -67,13 +87,13 @@ class Settings(BaseSettings):
     backend: str = "extractive"
     llm_base_url: str | None = None
     llm_model: str | None = None
-    llm_api_key_env: str = "RAG_LLM_API_KEY"
-    temperature: float = Field(0.2, ge=0.0, le=2.0)
-    max_tokens: int = Field(700, ge=16)
+    llm_api_key_env: str = LLM_DEFAULTS.api_key_env
+    temperature: float = Field(LLM_DEFAULTS.temperature, ge=0.0, le=2.0)
+    max_tokens: int = Field(LLM_DEFAULTS.max_tokens, ge=16)
     context_window: int | None = Field(None, ge=512, description="tokens; unset: asked to the server, else 8192")
-    connect_timeout: float = Field(5.0, gt=0)
-    read_timeout: float = Field(120.0, gt=0)
-    max_retries: int = Field(2, ge=0, le=10)
+    connect_timeout: float = Field(LLM_DEFAULTS.connect_timeout, gt=0)
+    read_timeout: float = Field(LLM_DEFAULTS.read_timeout, gt=0)
+    max_retries: int = Field(LLM_DEFAULTS.max_retries, ge=0, le=10)
 
     abstain_threshold: float = Field(0.0, description="calibrated on the dev set; see rag.answer.pipeline")
 
@@ -109,23 +129,80 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(_problem(e) for e in exc.errors())
-        raise ConfigError(f"invalid settings: {problems}") from None
+        problems = " ; ".join(_problem(e) for e in exc.errors())
+        raise ConfigError(f"réglages invalides : {problems}") from None
+
+
+def from_settings(settings: Settings, setting_for: Mapping[str, str], accepted: Iterable[str]) -> dict[str, object]:
+    """The values of the options in ``accepted`` that mirror a setting (``setting_for``:
+    option -> setting), left out when the setting is unset: backends and embedders fill
+    their ``Options`` model this way."""
+    wanted = set(accepted)
+    values = {option: getattr(settings, name) for option, name in setting_for.items() if option in wanted}
+    return {option: value for option, value in values.items() if value is not None}
+
+
+def build_options(model: type[OptionsT], values: Mapping[str, object], owner: str) -> OptionsT:
+    """``model(**values)``, the options of a backend or an embedder, or one French
+    :class:`ConfigError` naming ``owner`` (« le moteur « openai » »): an unknown option
+    lists the valid ones, a bad value says what is wrong with it."""
+    unknown = [key for key in values if key not in model.model_fields]
+    if unknown:
+        valid = ", ".join(model.model_fields) or "aucune"
+        raise ConfigError(f"{owner} n'a pas d'option {', '.join(unknown)} ; options valides : {valid}")
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        problems = " ; ".join(f"{'.'.join(map(str, e['loc']))} : {in_french(e)}" for e in exc.errors())
+        raise ConfigError(f"options invalides pour {owner} : {problems}") from None
+
+
+_FRENCH = {
+    "greater_than_equal": "doit être supérieur ou égal à {ge}",
+    "greater_than": "doit être strictement supérieur à {gt}",
+    "less_than_equal": "doit être inférieur ou égal à {le}",
+    "less_than": "doit être strictement inférieur à {lt}",
+    "literal_error": "valeurs possibles : {expected}",
+    "int_parsing": "nombre entier attendu",
+    "int_from_float": "nombre entier attendu",
+    "int_type": "nombre entier attendu",
+    "float_parsing": "nombre attendu",
+    "float_type": "nombre attendu",
+    "bool_parsing": "oui ou non attendu (true, false, 1, 0)",
+    "bool_type": "oui ou non attendu (true, false, 1, 0)",
+    "string_type": "texte attendu",
+    "path_type": "chemin de fichier attendu",
+    "missing": "valeur obligatoire",
+    "extra_forbidden": "option inconnue",
+}
+"""pydantic's error types, in French (others keep pydantic's English message)."""
+
+
+def in_french(error: ErrorDetails) -> str:
+    """What is wrong with one value, in French: our validators raise French
+    ``ValueError`` messages, pydantic's own errors are translated by type."""
+    context = dict(error.get("ctx") or {})
+    if error["type"] == "value_error" and "error" in context:
+        return str(context["error"])
+    if error["type"] == "literal_error":
+        context["expected"] = str(context.get("expected", "")).replace(" or ", " ou ")
+    template = _FRENCH.get(error["type"])
+    return template.format(**context) if template else error["msg"]
 
 
 _BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
 
 
 def _problem(error: ErrorDetails) -> str:
-    """``RAG_TOP_K='-3': <pydantic's message> (valid: >= 1, <= 50)``: the setting, the value
-    received and what is accepted (pydantic's message already lists a Literal's values)."""
+    """``RAG_TOP_K='-3' : doit être supérieur ou égal à 1 (valeurs acceptées : >= 1, <= 50)``:
+    the setting, the value received, what is wrong and what is accepted."""
     name = str(error["loc"][0]) if error["loc"] else ""
     field = Settings.model_fields.get(name)
     bounds = [f"{sign} {getattr(m, attr)}" for m in (field.metadata if field else [])
               for attr, sign in _BOUNDS if getattr(m, attr, None) is not None]
-    valid = f" (valid: {', '.join(bounds)})" if bounds else ""
+    valid = f" (valeurs acceptées : {', '.join(bounds)})" if bounds else ""
     value = f"={str(error['input'])[:60]!r}" if isinstance(error.get("input"), (str, int, float)) else ""
-    return f"RAG_{'_'.join(map(str, error['loc'])).upper()}{value}: {error['msg']}{valid}"
+    return f"RAG_{'_'.join(map(str, error['loc'])).upper()}{value} : {in_french(error)}{valid}"
 
 
 @lru_cache(maxsize=1)

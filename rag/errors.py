@@ -18,7 +18,7 @@
     │   ├── DatabaseCorrupt       the file is not a (sound) SQLite database
     │   ├── DatabaseReadOnly      the file or its folder cannot be written
     │   └── DatabaseSchemaTooNew  written by a newer version of the app (unknown migration)
-    └── BackendError              an LLM backend failed (names the backend and what to check)
+    └── BackendError              an LLM backend failed (« moteur « openai » : … », what to check)
         ├── BackendUnavailable    connection refused / timed out
         ├── BackendAuthError      401/403: check the API key env var
         ├── BackendModelNotFound  404: check the model name
@@ -104,7 +104,7 @@ class BackendError(RagError):
 
     def __init__(self, backend: str, message: str) -> None:
         self.backend = backend
-        super().__init__(f"backend '{backend}': {message}")
+        super().__init__(f"moteur « {backend} » : {message}")
 
 
 class BackendUnavailable(BackendError):

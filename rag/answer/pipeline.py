@@ -126,7 +126,7 @@ class AnswerRun:
             raise
         except Exception as exc:  # a backend bug must not kill the UI: report it like a failure
             log.exception("backend %s crashed", self.backend.name)
-            error = f"backend '{self.backend.name}': erreur inattendue ({type(exc).__name__}: {exc})"
+            error = f"moteur « {self.backend.name} » : erreur inattendue ({type(exc).__name__} : {exc})"
         tail = cleaner.finish()
         self._finish(cleaner, error)
         if tail:

@@ -12,11 +12,12 @@ from typing import ClassVar
 
 import pytest
 
-from rag.answer.backends import REGISTRY, Backend, create_backend
+from rag.answer.backends import REGISTRY, SETTING_FOR_OPTION, Backend, create_backend
 from rag.answer.backends.base import ContextOverflow
 from rag.answer.backends.extractive import LIST_QUESTION, METADATA_QUESTION
 from rag.answer.backends.http import HttpBackend
-from rag.answer.backends.http_errors import retry_after_seconds
+from rag.answer.backends.http_errors import retry_after_seconds, status_rule
+from rag.answer.backends.http_options import HttpOptions
 from rag.config import Settings, load_settings
 from rag.errors import (
     BackendAuthError,
@@ -81,7 +82,7 @@ def check_error(error: BackendError, cls: type[BackendError], name: str, *fragme
     """Exact class, names the backend, says what to check, never shows the key."""
     assert type(error) is cls, repr(error)
     message = str(error)
-    assert message.startswith(f"backend '{name}': ")
+    assert message.startswith(f"moteur « {name} » : ")
     assert "\n" not in message and SECRET not in message
     for fragment in fragments:
         assert fragment in message
@@ -167,7 +168,7 @@ class HttpContract(BackendContract):
 
     def test_404_unknown_model(self, settings: Settings, fake_llm: FakeLLMServer) -> None:
         _, error = drain(self.make(settings, self.url(fake_llm), model="mistral-nope"))
-        check_error(error, BackendModelNotFound, self.name, "'mistral-nope'", "RAG_LLM_MODEL", "--model")
+        check_error(error, BackendModelNotFound, self.name, "« mistral-nope »", "RAG_LLM_MODEL", "--model")
         assert len(fake_llm.chat_hits()) == 1
 
     def test_429_waits_retry_after_then_succeeds(self, backend: Backend, fake_llm: FakeLLMServer,
@@ -182,7 +183,7 @@ class HttpContract(BackendContract):
     def test_retry_after_beyond_the_cap_fails_at_once(self, backend: Backend, fake_llm: FakeLLMServer) -> None:
         fake_llm.queue(Scenario(status=429, retry_after="120"))
         _, error = drain(backend)
-        check_error(error, BackendUnavailable, self.name, "HTTP 429", "after 1 attempt;", "retry in 120s")
+        check_error(error, BackendUnavailable, self.name, "HTTP 429", "après 1 tentative ;", "réessayez dans 120 s")
         assert len(fake_llm.chat_hits()) == 1
 
     def test_500_then_success_is_retried(self, backend: Backend, fake_llm: FakeLLMServer) -> None:
@@ -199,27 +200,27 @@ class HttpContract(BackendContract):
     def test_503_always_gives_up_after_max_retries(self, backend: Backend, fake_llm: FakeLLMServer) -> None:
         fake_llm.queue(*[Scenario(status=503, error="overloaded")] * 5)
         _, error = drain(backend)
-        check_error(error, BackendUnavailable, self.name, "503", "after 3 attempts", "overloaded")
+        check_error(error, BackendUnavailable, self.name, "503", "après 3 tentatives", "overloaded")
         assert len(fake_llm.chat_hits()) == 3
 
     def test_400_is_not_retried(self, backend: Backend, fake_llm: FakeLLMServer) -> None:
         fake_llm.queue(Scenario(status=400, error=f"prompt too long, key {SECRET}"))
         _, error = drain(backend)
-        check_error(error, BackendError, self.name, "400", "prompt too long", "***")
+        check_error(error, BackendError, self.name, "requête refusée", "HTTP 400", "prompt too long", "***")
         assert len(fake_llm.chat_hits()) == 1
 
     def test_read_timeout_is_unavailable_and_not_retried(self, backend: Backend,
                                                          fake_llm: FakeLLMServer) -> None:
         fake_llm.queue(Scenario(delay=3.0))
         _, error = drain(backend)
-        check_error(error, BackendUnavailable, self.name, "did not answer within 1s", "RAG_READ_TIMEOUT")
+        check_error(error, BackendUnavailable, self.name, "n'a pas répondu en 1 s", "RAG_READ_TIMEOUT")
         assert len(fake_llm.chat_hits()) == 1
 
     def test_stall_after_tokens_keeps_them_and_fails(self, backend: Backend, fake_llm: FakeLLMServer) -> None:
         fake_llm.queue(Scenario(kind="stall", after=2, delay=3.0))
         pieces, error = drain(backend)
         assert pieces == Scenario().tokens[:2]
-        check_error(error, BackendUnavailable, self.name, "stalled mid-answer")
+        check_error(error, BackendUnavailable, self.name, "bloqué en pleine réponse")
         assert len(fake_llm.chat_hits()) == 1
 
     def test_connection_refused_names_the_url(self, settings: Settings) -> None:
@@ -236,14 +237,14 @@ class HttpContract(BackendContract):
         fake_llm.queue(Scenario(kind="cut", after=2))
         pieces, error = drain(backend)
         assert pieces == Scenario().tokens[:2]
-        check_error(error, BackendUnavailable, self.name, "lost mid-answer", "incomplete")
+        check_error(error, BackendUnavailable, self.name, "perdue en pleine réponse", "incomplète")
         assert len(fake_llm.chat_hits()) == 1
 
     def test_malformed_line_is_a_protocol_error(self, backend: Backend, fake_llm: FakeLLMServer) -> None:
         fake_llm.queue(Scenario(kind="malformed", after=1))
         pieces, error = drain(backend)
         assert pieces == Scenario().tokens[:1]
-        check_error(error, BackendProtocolError, self.name, "malformed", "not json")
+        check_error(error, BackendProtocolError, self.name, "illisible", "not json")
 
     def test_error_mid_stream_is_reported(self, backend: Backend, fake_llm: FakeLLMServer) -> None:
         fake_llm.queue(Scenario(kind="error_midstream", after=1, error="CUDA out of memory"))
@@ -256,7 +257,7 @@ class HttpContract(BackendContract):
         fake_llm.queue(Scenario(kind="no_done", tokens=["a", "b"]))
         pieces, error = drain(backend)
         assert pieces == ["a", "b"]
-        check_error(error, BackendProtocolError, self.name, "ended before completion")
+        check_error(error, BackendProtocolError, self.name, "arrêté avant la fin", "incomplète")
 
     def test_complete_is_one_unstreamed_request_and_retries(self, backend: Backend,
                                                             fake_llm: FakeLLMServer) -> None:
@@ -303,6 +304,25 @@ class HttpContract(BackendContract):
         assert backend.window.known is None  # not cached: the server may come up
 
 
+@pytest.mark.parametrize(("status", "error", "retried"), [
+    (401, BackendAuthError, False), (403, BackendAuthError, False), (404, BackendModelNotFound, False),
+    (408, BackendUnavailable, True), (429, BackendUnavailable, True), (500, BackendUnavailable, True),
+    (503, BackendUnavailable, True), (599, BackendUnavailable, True), (400, BackendError, False),
+    (418, BackendError, False),
+])
+def test_one_table_maps_a_status_to_its_error_and_retry(status: int, error: type[BackendError],
+                                                        retried: bool) -> None:
+    rule = status_rule(status)
+    assert (rule.error, rule.retry) == (error, retried)
+
+
+def test_http_options_take_their_defaults_from_the_settings() -> None:
+    options, settings = HttpOptions(base_url="http://127.0.0.1:1"), Settings()
+    for option, setting in SETTING_FOR_OPTION.items():
+        if option != "base_url":
+            assert getattr(options, option) == getattr(settings, setting), option
+
+
 def test_retry_after_accepts_seconds_and_http_dates() -> None:
 
     assert retry_after_seconds("2.5") == 2.5 and retry_after_seconds("soon") is None
@@ -336,7 +356,7 @@ class TestOpenAI(HttpContract):
         fake_llm.queue(Scenario(kind="raw", tokens=["{}"]))
         fake_llm.sse_type = "application/json"
         _, error = drain(backend)
-        check_error(error, BackendProtocolError, self.name, "no event stream", "application/json")
+        check_error(error, BackendProtocolError, self.name, "pas de flux d'événements", "application/json")
 
     def test_llamacpp_props_announce_the_window(self, backend: HttpBackend, fake_llm: FakeLLMServer) -> None:
         fake_llm.window = Window(2048, advertise="llamacpp")
@@ -506,7 +526,7 @@ def test_metadata_questions_are_recognised(question: str, about_metadata: bool) 
 
 class TestRegistry:
     def test_unknown_backend_lists_valid_names(self, settings: Settings) -> None:
-        with pytest.raises(ConfigError, match=r"unknown backend 'gpt'; valid: .*extractive.*ollama.*openai"):
+        with pytest.raises(ConfigError, match=r"moteur inconnu « gpt » ; valides : .*extractive.*ollama.*openai"):
             create_backend("gpt", settings)
 
     def test_default_is_the_settings_backend(self, settings: Settings) -> None:
@@ -522,11 +542,11 @@ class TestRegistry:
 
     def test_general_llm_override_ignored_by_extractive_but_typo_rejected(self, settings: Settings) -> None:
         assert create_backend("extractive", settings, model="x", temperature=0.1).name == "extractive"
-        with pytest.raises(ConfigError, match="no option 'modle'"):
+        with pytest.raises(ConfigError, match="« openai » n'a pas d'option modle ; options valides : base_url"):
             create_backend("openai", settings, modle="x")
 
     def test_invalid_option_is_one_config_error(self, settings: Settings) -> None:
-        with pytest.raises(ConfigError, match="invalid options for backend 'openai': base_url"):
+        with pytest.raises(ConfigError, match="options invalides pour le moteur « openai » : base_url : doit"):
             create_backend("openai", settings, base_url="ftp://example")
 
     def test_fake_backend_replays_queue_and_errors(self, settings: Settings) -> None:
@@ -535,5 +555,5 @@ class TestRegistry:
         backend = create_backend("fake", settings, model="x")
         assert list(backend.stream(REQUEST)) == ["Deux ", "mots"]
         pieces, error = drain(backend)
-        assert pieces == ["a"] and str(error) == "backend 'fake': down"
+        assert pieces == ["a"] and str(error) == "moteur « fake » : down"
         assert backend.complete(REQUEST) == FakeBackend.default_reply and len(FakeBackend.requests) == 3

@@ -198,7 +198,7 @@ def test_backend_failure_mid_stream_keeps_the_sources(services: Services, fake: 
     shown = list(run.stream())
     result = run.result
     assert "".join(shown).strip() == result.answer == "Début de réponse"
-    assert result.error == "backend 'fake': connexion coupée; check the server"
+    assert result.error == "moteur « fake » : connexion coupée; check the server"
     assert result.sources == [s.model_copy(update={"cited": False}) for s in run.sources] and result.sources
 
 

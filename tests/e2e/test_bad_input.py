@@ -86,19 +86,19 @@ def no_traceback(done: subprocess.CompletedProcess[str]) -> None:
 
 REFUSED = [
     pytest.param(["search", "accueil"], {"RAG_EMBEDDER": "nope"},
-                 ["unknown embedder 'nope'", "hashing, minilm", "use", "RAG_EMBEDDER"], id="env-embedder-nope"),
+                 ["embedder inconnu « nope »", "hashing, minilm", "use", "RAG_EMBEDDER"], id="env-embedder-nope"),
     pytest.param(["ask", BREST_QUESTION], {"RAG_BACKEND": "nope"},
-                 ["unknown backend 'nope'", "extractive, ollama, openai", "RAG_BACKEND"], id="env-backend-nope"),
+                 ["moteur inconnu « nope »", "extractive, ollama, openai", "RAG_BACKEND"], id="env-backend-nope"),
     pytest.param(["ask", BREST_QUESTION, "--backend", "nope"], {},
-                 ["unknown backend 'nope'", "extractive, ollama, openai", "--backend"], id="flag-backend-nope"),
+                 ["moteur inconnu « nope »", "extractive, ollama, openai", "--backend"], id="flag-backend-nope"),
     pytest.param(["search", "accueil"], {"RAG_SEARCH_MODE": "nope"},
-                 ["RAG_SEARCH_MODE='nope'", "'hybrid', 'dense' or 'bm25'"], id="env-search-mode-nope"),
+                 ["RAG_SEARCH_MODE='nope'", "'hybrid', 'dense' ou 'bm25'"], id="env-search-mode-nope"),
     pytest.param(["ask", BREST_QUESTION], {"RAG_TOP_K": "-3"},
-                 ["RAG_TOP_K='-3'", "greater than or equal to 1", "valid: >= 1, <= 50"], id="env-top-k-negative"),
+                 ["RAG_TOP_K='-3'", "supérieur ou égal à 1", "acceptées : >= 1, <= 50"], id="env-top-k-negative"),
     pytest.param(["ask", BREST_QUESTION, "--filter", "pays=France"], {},
-                 ["unknown filter 'pays'", VALID_FILTERS], id="filter-unknown-field"),
+                 ["filtre inconnu « pays »", VALID_FILTERS], id="filter-unknown-field"),
     pytest.param(["search", "accueil", "--filter", "ville"], {},
-                 ["bad filter 'ville'", "FIELD=VALUE"], id="filter-without-value"),
+                 ["filtre mal formé « ville »", "FIELD=VALUE"], id="filter-without-value"),
     pytest.param(["ask", BREST_QUESTION], {"RAG_PROMPTS_DIR": "{tmp}/absent"},
                  ["modèle de prompt manquant", "{tmp}/absent/system.md", "RAG_PROMPTS_DIR"], id="prompts-missing"),
     pytest.param(["ask", ""], {}, ["question vide"], id="question-empty"),
@@ -228,16 +228,16 @@ PIPELINE_REFUSED = [
     pytest.param("\x01\x1b\x7f\u2028\u2029", {}, InputError, ["question vide"], id="ask-control-only"),
     pytest.param(None, {}, InputError, ["doit être du texte"], id="ask-not-text"),
     pytest.param(BREST_QUESTION, {"filters": {"pays": "France"}}, InputError,
-                 ["unknown filter 'pays'", VALID_FILTERS], id="ask-filter-unknown-field"),
-    pytest.param(BREST_QUESTION, {"filters": {"ville": "\x00 "}}, InputError, ["'ville' needs a value"],
+                 ["filtre inconnu « pays »", VALID_FILTERS], id="ask-filter-unknown-field"),
+    pytest.param(BREST_QUESTION, {"filters": {"ville": "\x00 "}}, InputError, ["« ville » n'a pas de valeur"],
                  id="ask-filter-blank-value"),
     pytest.param(BREST_QUESTION, {"history": [("une seule valeur",)]}, InputError, ["historique invalide"],
                  id="ask-history-malformed"),
-    pytest.param(BREST_QUESTION, {"k": -3}, InputError, ["k must be at least 1", "-3"], id="ask-k-negative"),
+    pytest.param(BREST_QUESTION, {"k": -3}, InputError, ["k doit valoir au moins 1", "-3"], id="ask-k-negative"),
     pytest.param(BREST_QUESTION, {"backend": "nope"}, ConfigError,
-                 ["unknown backend 'nope'", "valid: extractive, ", "ollama, openai"], id="ask-backend-nope"),
+                 ["moteur inconnu « nope »", "valides : extractive, ", "ollama, openai"], id="ask-backend-nope"),
     pytest.param(BREST_QUESTION, {"backend": "openai", "temperature": "brûlant"}, ConfigError,
-                 ["invalid options for backend 'openai'", "temperature"], id="ask-backend-option-invalid"),
+                 ["options invalides pour le moteur « openai »", "temperature"], id="ask-backend-option-invalid"),
 ]
 
 
@@ -293,28 +293,28 @@ def test_missing_prompt_file_is_a_config_error_naming_it(services: Services, tmp
 
 
 @pytest.mark.parametrize(("values", "words"), [
-    pytest.param({"search_mode": "nope"}, ["RAG_SEARCH_MODE='nope'", "'hybrid', 'dense' or 'bm25'"],
+    pytest.param({"search_mode": "nope"}, ["RAG_SEARCH_MODE='nope'", "'hybrid', 'dense' ou 'bm25'"],
                  id="settings-search-mode-nope"),
     pytest.param({"top_k": -3, "chunk_tokens": 5}, ["RAG_TOP_K='-3'", ">= 1, <= 50", "RAG_CHUNK_TOKENS='5'",
                                                     ">= 32, <= 4000"], id="settings-two-bad-values"),
-    pytest.param({"temperature": "chaud"}, ["RAG_TEMPERATURE='chaud'", "valid number", ">= 0.0, <= 2.0"],
+    pytest.param({"temperature": "chaud"}, ["RAG_TEMPERATURE='chaud'", "nombre attendu", ">= 0.0, <= 2.0"],
                  id="settings-temperature-not-a-number"),
 ])
 def test_load_settings_lists_valid_values(values: dict, words: list[str]) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(**values)
     message = str(info.value)
-    assert message.startswith("invalid settings: ") and "\n" not in message
+    assert message.startswith("réglages invalides : ") and "\n" not in message
     assert all(word in message for word in words), message
 
 
 # ------------------------------------------------------------------ the app
 
 @pytest.mark.parametrize(("env", "words"), [
-    pytest.param({"RAG_SEARCH_MODE": "nope"}, ["RAG_SEARCH_MODE='nope'", "'hybrid', 'dense' or 'bm25'"],
+    pytest.param({"RAG_SEARCH_MODE": "nope"}, ["RAG_SEARCH_MODE='nope'", "'hybrid', 'dense' ou 'bm25'"],
                  id="app-env-search-mode-nope"),
     pytest.param({"RAG_TOP_K": "-3"}, ["RAG_TOP_K='-3'", ">= 1, <= 50"], id="app-env-top-k-negative"),
-    pytest.param({"RAG_EMBEDDER": "nope"}, ["unknown embedder 'nope'", "hashing"], id="app-env-embedder-nope"),
+    pytest.param({"RAG_EMBEDDER": "nope"}, ["embedder inconnu « nope »", "hashing"], id="app-env-embedder-nope"),
 ])
 def test_app_shows_bad_settings_as_one_error(services: Services, monkeypatch: pytest.MonkeyPatch,
                                              env: dict[str, str], words: list[str]) -> None:

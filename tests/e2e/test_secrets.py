@@ -65,7 +65,7 @@ def test_cli_key_not_printed_on_401(services: Services, fake_llm: FakeLLMServer)
     fake_llm.api_key = "sk-the-right-one"  # ours is refused and echoed back by the server
     done = cli_ask(services, fake_llm)
     assert done.returncode == 3
-    assert "erreur: backend 'openai'" in done.stderr and "RAG_LLM_API_KEY" in done.stderr
+    assert "erreur: moteur « openai »" in done.stderr and "RAG_LLM_API_KEY" in done.stderr
     assert "401" in done.stderr and "Traceback" not in done.stderr
     assert SECRET not in done.stdout and SECRET not in done.stderr
 

@@ -17,7 +17,7 @@ import pytest
 
 from rag.config import load_settings
 from rag.errors import ConfigError
-from rag.index.embeddings import REGISTRY, Embedder, embedder_from_settings, get_embedder
+from rag.index.embeddings import REGISTRY, Embedder, EmbedderOptions, embedder_from_settings, get_embedder
 from rag.index.embeddings.hashing import HashingEmbedder, words
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,24 +198,35 @@ class TestHashing(EmbedderContract):
         np.testing.assert_array_equal(TinyBatches().embed_documents(texts), embedder.embed_documents(texts))
 
     def test_bad_dim_is_a_config_error(self) -> None:
-        with pytest.raises(ConfigError, match="dim"):
+        with pytest.raises(ConfigError, match="dim : doit être supérieur ou égal à 16"):
             get_embedder("hashing", dim=3)
 
 
 def test_unknown_embedder_lists_valid_names() -> None:
-    with pytest.raises(ConfigError, match="e5, hashing, minilm, sentence-transformers, static, use"):
+    with pytest.raises(ConfigError, match="embedder inconnu « word2vec » ; valides : "
+                                          "e5, hashing, minilm, sentence-transformers, static, use"):
         get_embedder("word2vec")
 
 
-def test_unknown_option_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="embedder 'e5' has no option model_path"):
+def test_unknown_option_is_a_config_error_listing_the_valid_ones() -> None:
+    with pytest.raises(ConfigError, match="l'embedder « e5 » n'a pas d'option model_path ; options valides : aucune"):
         get_embedder("e5", model_path="/tmp")
+    with pytest.raises(ConfigError, match="l'embedder « hashing » n'a pas d'option size ; options valides : dim"):
+        get_embedder("hashing", size=64)
+
+
+def test_options_are_validated_by_the_embedder_options_model() -> None:
+    for name, cls in REGISTRY.items():
+        assert issubclass(cls.Options, EmbedderOptions) and cls.Options().model_dump() is not None, name
+    with pytest.raises(ConfigError, match="options invalides pour l'embedder « hashing » : dim : nombre entier"):
+        get_embedder("hashing", dim="large")
+    assert get_embedder("hashing", dim="64").dim == 64  # coerced by the model, as a setting would be
 
 
 def test_sentence_transformers_needs_a_model_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="RAG_EMBEDDER_MODEL_PATH"):
         get_embedder("sentence-transformers")
-    with pytest.raises(ConfigError, match="not a sentence-transformers model folder"):
+    with pytest.raises(ConfigError, match="n'est pas un dossier de modèle sentence-transformers"):
         get_embedder("sentence-transformers", model_path=tmp_path)
 
 

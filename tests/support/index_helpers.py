@@ -12,7 +12,7 @@ from rag.catalogue.corpus import write_fiches
 from rag.catalogue.fiche import ECHELLE, PARTENAIRES, TYPE_ACTEUR, VILLE, Fiche
 from rag.catalogue.importer import import_export
 from rag.config import Settings, load_settings
-from rag.index.embeddings.hashing import HashingEmbedder
+from rag.index.embeddings.hashing import HashingEmbedder, HashingOptions
 from tests.conftest import ROOT, SEED_EXPORT
 
 
@@ -20,7 +20,7 @@ class CountingEmbedder(HashingEmbedder):
     """The hashing embedder, counting the texts it embeds (documents and queries)."""
 
     def __init__(self, dim: int = 256) -> None:
-        super().__init__(dim)
+        super().__init__(HashingOptions(dim=dim))
         self.documents = 0
         self.queries = 0
         self._count_lock = threading.Lock()

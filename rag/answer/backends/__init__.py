@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import os
 
-from pydantic import ValidationError
-
 from rag.answer.backends.base import Backend
-from rag.config import Settings
+from rag.config import Settings, build_options, from_settings
 from rag.errors import ConfigError
 from rag.types import GenerationRequest, Passage
 
@@ -37,7 +35,8 @@ SETTING_FOR_OPTION: dict[str, str] = {
     "read_timeout": "read_timeout",
     "max_retries": "max_retries",
 }
-"""Backend option -> the setting it is filled from."""
+"""Backend option -> the setting it is filled from (both take their default from
+:data:`rag.config.LLM_DEFAULTS`)."""
 
 GENERAL_OPTIONS = frozenset(SETTING_FOR_OPTION) | {"api_key"}
 """Overrides silently ignored by backends that have no such option."""
@@ -53,26 +52,16 @@ def create_backend(name: str | None, settings: Settings, **overrides: object) ->
     """A new backend ``name`` (default: ``settings.backend``) configured from the settings."""
     name = name or settings.backend
     if name not in REGISTRY:
-        raise ConfigError(f"unknown backend '{name}'; valid: {', '.join(sorted(REGISTRY))} "
+        raise ConfigError(f"moteur inconnu « {name} » ; valides : {', '.join(sorted(REGISTRY))} "
                           "(RAG_BACKEND / --backend)")
     cls = REGISTRY[name]
     fields = cls.Options.model_fields
-    values = {opt: getattr(settings, attr) for opt, attr in SETTING_FOR_OPTION.items()
-              if opt in fields and getattr(settings, attr) is not None}
-    for key, value in overrides.items():
-        if value is None or (key not in fields and key in GENERAL_OPTIONS):
-            continue
-        if key not in fields:
-            raise ConfigError(f"backend '{name}' has no option '{key}'; valid: {', '.join(fields)}")
-        values[key] = value
+    values = from_settings(settings, SETTING_FOR_OPTION, fields)
+    values.update((key, value) for key, value in overrides.items()
+                  if value is not None and (key in fields or key not in GENERAL_OPTIONS))
     if "api_key" in fields and "api_key" not in values:
         values["api_key"] = os.environ.get(str(values.get("api_key_env", settings.llm_api_key_env))) or None
-    try:
-        options = cls.Options(**values)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"invalid options for backend '{name}': {problems}") from None
-    return cls(options)
+    return cls(build_options(cls.Options, values, f"le moteur « {name} »"))
 
 
 __all__ = ["REGISTRY", "Backend", "GenerationRequest", "Passage", "create_backend", "register"]

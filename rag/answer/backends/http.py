@@ -32,7 +32,14 @@ from typing import Any, ClassVar
 import httpx
 
 from rag.answer.backends.base import Backend, ContextOverflow, ContextWindow
-from rag.answer.backends.http_errors import error_text, retry_after_seconds, scrub, status_error, transport_error
+from rag.answer.backends.http_errors import (
+    error_text,
+    retry_after_seconds,
+    scrub,
+    status_error,
+    status_rule,
+    transport_error,
+)
 from rag.answer.backends.http_options import HttpOptions
 from rag.answer.backends.window import ServedWindow
 from rag.errors import BackendError, BackendModelNotFound, BackendProtocolError, BackendUnavailable
@@ -133,14 +140,14 @@ class HttpBackend(Backend):
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, self.models_path, yielded=False) from exc
         if response.status_code == 404:
-            raise BackendUnavailable(self.name, f"no model list at {self._url(self.models_path)} (HTTP 404); "
-                                     "check RAG_LLM_BASE_URL / --base-url")
+            raise BackendUnavailable(self.name, f"pas de liste des modèles à {self._url(self.models_path)} "
+                                     "(HTTP 404) : vérifiez RAG_LLM_BASE_URL / --base-url")
         if response.status_code != 200:
             raise self._status_error(response, attempts=1)
         try:
             return self.parse_models(response.json())
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise self._protocol(f"unexpected model list from {self._url(self.models_path)}") from exc
+            raise self._protocol(f"liste des modèles illisible de {self._url(self.models_path)}") from exc
 
     def resolve_model(self) -> str:
         """The configured model, or the server's only model when none is configured."""
@@ -148,10 +155,10 @@ class HttpBackend(Backend):
             if self._model is None:
                 models = self.list_models()
                 if len(models) != 1:
-                    offered = ", ".join(models) or "none"
-                    raise BackendModelNotFound(self.name, f"no model configured and the server at "
-                                               f"{self.options.base_url} offers: {offered}; "
-                                               "set RAG_LLM_MODEL or --model")
+                    offered = ", ".join(models) or "aucun"
+                    raise BackendModelNotFound(self.name, f"aucun modèle choisi, et le serveur "
+                                               f"{self.options.base_url} en propose : {offered} ; "
+                                               "choisissez-le avec RAG_LLM_MODEL ou --model")
                 self._model = models[0]
             return self._model
 
@@ -212,7 +219,7 @@ class HttpBackend(Backend):
 
     def _retry_delay(self, response: httpx.Response, attempt: int) -> float | None:
         """Seconds to wait before retrying this answer, or ``None``: do not retry it."""
-        if response.status_code not in (408, 429) and response.status_code < 500:
+        if not status_rule(response.status_code).retry:
             return None
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         if retry_after is None:
@@ -229,30 +236,30 @@ class HttpBackend(Backend):
         try:
             data = response.json()
         except ValueError as exc:
-            raise self._protocol(f"non-JSON answer from {self._url(self.chat_path)}") from exc
+            raise self._protocol(f"réponse non JSON de {self._url(self.chat_path)}") from exc
         if isinstance(data, dict) and data.get("error"):
-            raise BackendError(self.name, f"server error: {self._error_text(data['error'])}")
+            raise BackendError(self.name, f"erreur du serveur : {self._error_text(data['error'])}")
         try:
             yield self.parse_complete(data)
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise self._protocol(f"unexpected answer shape from {self._url(self.chat_path)}") from exc
+            raise self._protocol(f"réponse de forme inattendue de {self._url(self.chat_path)}") from exc
 
     # -- streamed events, shared by subclasses ---------------------------------------
     def _decode_event(self, text: str, kind: str, shape: str | None = None) -> dict[str, Any]:
         """One streamed event as a dict; an ``error`` in it is raised as a ``BackendError``.
 
-        ``kind`` names the framing in messages (``"NDJSON line"``); ``shape`` names a
+        ``kind`` names the framing in messages (``"ligne NDJSON"``); ``shape`` names a
         non-object event, when it is worded otherwise (default: ``kind``).
         """
         try:
             event = json.loads(text)
         except ValueError:
-            raise self._protocol(f"malformed {kind} from {self._url(self.chat_path)}: "
+            raise self._protocol(f"{kind} illisible de {self._url(self.chat_path)} : "
                                  f"{scrub(text[:80], self.options.secret())!r}") from None
         if not isinstance(event, dict):
-            raise self._protocol(f"unexpected {shape or kind} from {self._url(self.chat_path)}")
+            raise self._protocol(f"{shape or kind} de forme inattendue de {self._url(self.chat_path)}")
         if event.get("error"):
-            raise BackendError(self.name, f"server error mid-answer: {self._error_text(event['error'])}")
+            raise BackendError(self.name, f"erreur du serveur en pleine réponse : {self._error_text(event['error'])}")
         return event
 
     def _warn_cut(self, max_tokens: int | None = None) -> None:
@@ -260,11 +267,11 @@ class HttpBackend(Backend):
         log.warning("backend '%s': answer cut at max_tokens=%d", self.name, max_tokens or self.options.max_tokens)
 
     def _incomplete(self, marker: str, events: int = 1) -> BackendProtocolError:
-        """The error for a stream that ended without its end ``marker`` (e.g. ``no done line``);
-        :class:`EmptyStream` when it carried no event at all."""
+        """The error for a stream that ended without its end ``marker`` (e.g. ``sans ligne
+        done``); :class:`EmptyStream` when it carried no event at all."""
         kind = EmptyStream if events == 0 else BackendProtocolError
-        return kind(self.name, f"the stream from {self._url(self.chat_path)} ended before "
-                    f"completion ({marker}); the answer is incomplete")
+        return kind(self.name, f"le flux de {self._url(self.chat_path)} s'est arrêté avant la fin "
+                    f"({marker}) : la réponse est incomplète")
 
     # -- error mapping ---------------------------------------------------------------
     def _url(self, path: str) -> str:
@@ -279,5 +286,5 @@ class HttpBackend(Backend):
     def _transport_error(self, exc: httpx.HTTPError, path: str, yielded: bool) -> BackendError:
         return transport_error(self.name, exc, self._url(path), self.options, yielded)
 
-    def _error_text(self, error: Any) -> str:
+    def _error_text(self, error: object) -> str:
         return error_text(error, self.options.secret())

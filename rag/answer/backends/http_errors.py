@@ -1,4 +1,6 @@
-"""HTTP failures -> the :mod:`rag.errors` a user can act on.
+"""HTTP failures -> the :mod:`rag.errors` a user can act on, through two tables: a status
+(:data:`STATUS_RULES`) and a connection failure (:data:`TRANSPORT_RULES`) each map to an
+error class and a French message.
 
 Each message names the backend (via :class:`BackendError`), the URL and the setting to
 check. Whatever a server sends back is cut to one short line and has the API key
@@ -11,7 +13,7 @@ import email.utils
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import NamedTuple
 
 import httpx
 
@@ -25,7 +27,7 @@ def scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret else text
 
 
-def error_text(error: Any, secret: str | None) -> str:
+def error_text(error: object, secret: str | None) -> str:
     """A server's error object (``{"message": ...}`` or a string) as one short line."""
     text = error.get("message", json.dumps(error)) if isinstance(error, dict) else str(error)
     return scrub(" ".join(text.split())[:200], secret)
@@ -94,49 +96,83 @@ def context_overflow(name: str, response: httpx.Response, secret: str | None) ->
     prompt = prompt if isinstance(prompt, int) else _first_number(_PROMPT, text)
     size = f" ({window} tokens)" if window else ""
     return ContextOverflow(name, f"la requête dépasse la fenêtre de contexte du modèle{size} "
-                           f"(HTTP {response.status_code}: {error_text(text, secret)}); réduisez RAG_TOP_K ou "
+                           f"(HTTP {response.status_code} : {error_text(text, secret)}) ; réduisez RAG_TOP_K ou "
                            "RAG_MAX_TOKENS, ou fixez RAG_CONTEXT_WINDOW", window, prompt)
+
+
+OVERFLOW_STATUSES = frozenset({400, 413, 422})
+"""The statuses a server refuses a prompt beyond its window with (read by :func:`context_overflow`)."""
+
+
+class StatusRule(NamedTuple):
+    """What a non-200 status means: the error raised, its French message (``str.format``
+    fields: url, status, detail, model, env, unset, tries, later) and whether to retry."""
+
+    error: type[BackendError]
+    message: str
+    retry: bool = False
+
+
+_AUTH = StatusRule(BackendAuthError, "le serveur {url} a refusé la requête (HTTP {status}) : vérifiez la clé d'API "
+                   "dans la variable d'environnement {env}{unset}")
+_SERVER = StatusRule(BackendUnavailable, "erreur du serveur {url} (HTTP {status}){tries} : {detail}", retry=True)
+STATUS_RULES: dict[int, StatusRule] = {
+    401: _AUTH,
+    403: _AUTH,
+    404: StatusRule(BackendModelNotFound, "modèle « {model} » inconnu du serveur {url} (HTTP 404 : {detail}) : "
+                    "vérifiez RAG_LLM_MODEL / --model et RAG_LLM_BASE_URL / --base-url"),
+    408: _SERVER,
+    429: StatusRule(BackendUnavailable, "le serveur {url} limite le nombre de requêtes (HTTP 429){tries} ; {later}",
+                    retry=True),
+}
+"""Each status with its own meaning; any other 5xx is :data:`_SERVER`, any other status
+a plain rejection (see :func:`status_rule`)."""
+_REJECTED = StatusRule(BackendError, "requête refusée par {url} (HTTP {status}) : {detail}")
+
+
+def status_rule(status: int) -> StatusRule:
+    """The rule of a non-200 status (:data:`STATUS_RULES`, else by its class)."""
+    return STATUS_RULES.get(status) or (_SERVER if status >= 500 else _REJECTED)
 
 
 def status_error(name: str, response: httpx.Response, opts: HttpOptions, model: str | None,
                  attempts: int) -> BackendError:
     """Map a non-200 answer to the error telling the user what to check."""
-    status, url = response.status_code, str(response.request.url)
-    secret = opts.secret()
-    if status in (400, 413, 422) and (overflow := context_overflow(name, response, secret)) is not None:
+    status, secret = response.status_code, opts.secret()
+    if status in OVERFLOW_STATUSES and (overflow := context_overflow(name, response, secret)) is not None:
         return overflow
-    if status in (401, 403):
-        unset = "" if secret else " (currently not set)"
-        return BackendAuthError(name, f"the server at {url} refused the request (HTTP {status}); "
-                                f"check the API key in env var {opts.api_key_env}{unset}")
-    detail = server_message(response, secret)
-    if status == 404:
-        return BackendModelNotFound(name, f"model '{model}' unknown to server at {url} (HTTP 404: {detail}); "
-                                    "check RAG_LLM_MODEL / --model and RAG_LLM_BASE_URL / --base-url")
-    tries = f" after {attempts} attempt{'s' if attempts > 1 else ''}"
-    if status == 429:
-        wait = retry_after_seconds(response.headers.get("Retry-After"))
-        later = f"retry in {wait:.0f}s" if wait is not None else "retry later"
-        return BackendUnavailable(name, f"rate limited by {url} (HTTP 429){tries}; {later}")
-    if status >= 500 or status == 408:
-        return BackendUnavailable(name, f"server error HTTP {status} from {url}{tries}: {detail}")
-    return BackendError(name, f"request rejected by {url} (HTTP {status}): {detail}")
+    wait = retry_after_seconds(response.headers.get("Retry-After"))
+    rule = status_rule(status)
+    return rule.error(name, rule.message.format(
+        url=response.request.url, status=status, detail=server_message(response, secret), model=model,
+        env=opts.api_key_env, unset="" if secret else " (non définie)",
+        tries=f" après {attempts} tentative{'s' if attempts > 1 else ''}",
+        later=f"réessayez dans {wait:.0f} s" if wait is not None else "réessayez plus tard",
+    ))
+
+
+TRANSPORT_RULES: tuple[tuple[type[httpx.HTTPError], str], ...] = (
+    (httpx.ConnectTimeout, "connexion à {url} sans réponse après {connect:g} s : vérifiez l'adresse "
+                           "(RAG_LLM_BASE_URL / --base-url) et le réseau (RAG_CONNECT_TIMEOUT)"),
+    (httpx.ConnectError, "connexion impossible à {url} : le serveur est-il démarré ? "
+                         "Vérifiez RAG_LLM_BASE_URL / --base-url"),
+    (httpx.ReadTimeout, "le serveur {url} {where} : le modèle est peut-être en cours de chargement "
+                        "ou surchargé (augmentez RAG_READ_TIMEOUT)"),
+)
+"""Connection failures, first match wins; any other is :func:`transport_error`'s fallback."""
 
 
 def transport_error(name: str, exc: httpx.HTTPError, url: str, opts: HttpOptions,
                     yielded: bool) -> BackendError:
     """Map a connection problem to a readable error naming the URL and what to check."""
-    if isinstance(exc, httpx.ConnectTimeout):
-        msg = (f"connecting to {url} timed out after {opts.connect_timeout:g}s; check the address "
-               "(RAG_LLM_BASE_URL / --base-url) and the network (RAG_CONNECT_TIMEOUT)")
-    elif isinstance(exc, httpx.ConnectError):
-        msg = f"cannot connect to {url}; is the server running? check RAG_LLM_BASE_URL / --base-url"
-    elif isinstance(exc, httpx.ReadTimeout):
-        where = "stalled mid-answer" if yielded else "did not answer"
-        msg = (f"the server at {url} {where} within {opts.read_timeout:g}s; the model may be "
-               "loading or overloaded (raise RAG_READ_TIMEOUT)")
+    template = next((text for kind, text in TRANSPORT_RULES if isinstance(exc, kind)), None)
+    if template is not None:
+        seconds = f"{opts.read_timeout:g} s"
+        where = f"s'est bloqué en pleine réponse (rien reçu en {seconds})" if yielded else \
+            f"n'a pas répondu en {seconds}"
+        msg = template.format(url=url, connect=opts.connect_timeout, where=where)
     elif yielded:
-        msg = f"connection to {url} lost mid-answer ({type(exc).__name__}); the answer is incomplete"
+        msg = f"connexion à {url} perdue en pleine réponse ({type(exc).__name__}) : la réponse est incomplète"
     else:
-        msg = f"request to {url} failed ({type(exc).__name__}: {scrub(str(exc), opts.secret())})"
+        msg = f"la requête à {url} a échoué ({type(exc).__name__} : {scrub(str(exc), opts.secret())})"
     return BackendUnavailable(name, msg)

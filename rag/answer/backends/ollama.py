@@ -52,7 +52,7 @@ class OllamaBackend(HttpBackend):
         for line in response.iter_lines():
             if not line.strip():
                 continue
-            event = self._decode_event(line, "NDJSON line")
+            event = self._decode_event(line, "ligne NDJSON")
             content = (event.get("message") or {}).get("content")
             if content:
                 yield content
@@ -60,7 +60,7 @@ class OllamaBackend(HttpBackend):
                 if event.get("done_reason") == "length":
                     self._warn_cut((sent_body(response).get("options") or {}).get("num_predict"))
                 return
-        raise self._incomplete("no done line")
+        raise self._incomplete("sans ligne done")
 
     def parse_complete(self, data: Any) -> str:
         return data["message"]["content"] or ""

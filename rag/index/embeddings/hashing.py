@@ -13,11 +13,12 @@ import hashlib
 import re
 from collections import Counter
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
+from pydantic import Field
 
-from rag.errors import ConfigError
-from rag.index.embeddings import Embedder, register
+from rag.index.embeddings import Embedder, EmbedderOptions, register
 from rag.text import CORE_STOP_WORDS, fold
 
 
@@ -26,18 +27,24 @@ def words(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-z0-9]+", fold(text)) if w not in CORE_STOP_WORDS]
 
 
+class HashingOptions(EmbedderOptions):
+    """Options of the ``hashing`` embedder."""
+
+    dim: int = Field(256, ge=16, le=65536, description="buckets: the vectors' dimension")
+
+
 @register
 class HashingEmbedder(Embedder):
     """Symmetric, deterministic, instant to load; ``dim`` buckets (default 256)."""
 
     name = "hashing"
+    Options = HashingOptions
+    options: HashingOptions
     batch_size = 1024
 
-    def __init__(self, dim: int = 256) -> None:
-        super().__init__()
-        if not 16 <= int(dim) <= 65536:
-            raise ConfigError(f"embedder 'hashing': dim must be between 16 and 65536, not {dim}")
-        self.dim = int(dim)
+    def __init__(self, options: HashingOptions | None = None) -> None:
+        super().__init__(options)
+        self.dim = self.options.dim
 
     def config(self) -> dict[str, str | int]:
         return {**super().config(), "model": "blake2b-unigrams-bigrams-v2"}  # v2: casefold (ß -> ss)
@@ -46,7 +53,7 @@ class HashingEmbedder(Embedder):
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             tokens = words(text)
-            features = Counter(tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])])
+            features = Counter(tokens + [f"{a} {b}" for a, b in pairwise(tokens)])
             for feature, count in features.items():
                 digest = _digest(feature)
                 sign = 1.0 if digest & 1 else -1.0

