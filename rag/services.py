@@ -87,11 +87,11 @@ class Services:
     def _load_lexical(self) -> LexicalIndex:
         manifest = read_manifest(self.settings.data_dir)
         if not manifest:
-            raise IndexUnavailable(f"no complete index in {self.settings.data_dir}: run `python -m rag index`")
+            raise IndexUnavailable(f"aucun index complet dans {self.settings.data_dir} : lancez `python -m rag index`")
         try:
             return LexicalIndex.load(Path(manifest["lexical"]))
         except (OSError, ValueError, KeyError) as exc:
-            raise IndexUnavailable(f"BM25 index unreadable ({exc}): run `python -m rag index --rebuild`") from None
+            raise IndexUnavailable(f"index BM25 illisible ({exc}) : lancez `python -m rag index --rebuild`") from None
 
     @property
     def retriever(self) -> Retriever:

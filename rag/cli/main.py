@@ -176,7 +176,7 @@ def _filters(values: Sequence[str] | None) -> dict[str, str]:
     for item in values or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise InputError(f"bad filter '{item}': expected FIELD=VALUE, e.g. ville=Nantes")
+            raise InputError(f"filtre mal formé « {item} » : attendu FIELD=VALUE, par ex. commune=Nantes")
         filters[key.strip()] = value.strip()
     return filters
 

@@ -17,7 +17,7 @@ from rag.errors import IndexUnavailable, StoreUnavailable
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
 
-REBUILD = "run `python -m rag index --rebuild`"
+REBUILD = "lancez `python -m rag index --rebuild`"
 
 
 def column(result: Mapping[str, Any], key: str) -> list[Any]:
@@ -83,5 +83,5 @@ class ChromaConnection:
             ) from None
         except ChromaError as exc:
             if exc.code() == 404 or "does not exist" in str(exc):
-                raise IndexUnavailable(f"no index at {target}: run `python -m rag index`") from None
-            raise IndexUnavailable(f"index at {target} is unreadable ({exc}): {REBUILD}") from None
+                raise IndexUnavailable(f"aucun index à {target} : lancez `python -m rag index`") from None
+            raise IndexUnavailable(f"index illisible à {target} ({exc}) : {REBUILD}") from None

@@ -102,8 +102,8 @@ def index_corpus(
         lock.acquire()
     except filelock.Timeout:
         raise IndexLocked(
-            f"another indexing is running on {settings.data_dir}; wait for it to finish "
-            "(embedded Chroma allows one writer per data dir)"
+            f"une autre indexation tourne sur {settings.data_dir} : attendez qu'elle finisse "
+            "(Chroma embarqué n'admet qu'un écrivain par dossier de données)"
         ) from None
     try:
         return _index_locked(settings, rebuild, progress, embedder, store, on_progress)

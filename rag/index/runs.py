@@ -77,8 +77,8 @@ def load_chunks(settings: Settings) -> Corpus:
     loaded = load_corpus(settings.corpus_dir)
     if not loaded.fiches:  # never empty the index because of a wrong RAG_CORPUS_DIR
         reason = f" ({loaded.errors[0]})" if loaded.errors else ""
-        raise InputError(f"no valid fiche in {settings.corpus_dir}{reason}: run `python -m rag import EXPORT` "
-                         "or set RAG_CORPUS_DIR")
+        raise InputError(f"aucune fiche valide dans {settings.corpus_dir}{reason} : "
+                         "lancez `python -m rag import EXPORT` ou réglez RAG_CORPUS_DIR")
     skipped = [str(error) for error in loaded.errors]
     warn_skipped(skipped)
     return Corpus(loaded.fiches, chunk_corpus(loaded.fiches, settings.chunk_tokens), skipped)
@@ -127,7 +127,7 @@ def sync_chunks(store: VectorStore, embedder: Embedder, chunks: list[Chunk], pro
     todo = [c for c in chunks if stored.get(c.id) != c.content_hash]
     current = {c.id for c in chunks}
     if len(current) != len(chunks):
-        raise IndexUnavailable("duplicate chunk ids in the corpus: two fiche files share an id")
+        raise IndexUnavailable("passages en double dans le corpus : deux fichiers de fiches portent le même id")
     report = IndexReport(
         added=sum(c.id not in stored for c in todo),
         updated=sum(c.id in stored for c in todo),

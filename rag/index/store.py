@@ -61,7 +61,7 @@ def read_generations(data_dir: Path, strict: bool = True) -> dict[str, str | Non
     except (ValueError, AttributeError) as exc:
         if not strict:
             return {"current": None, "previous": None}
-        raise IndexUnavailable(f"corrupt index pointer {_pointer(data_dir)} ({exc}): {REBUILD}") from None
+        raise IndexUnavailable(f"pointeur d'index corrompu {_pointer(data_dir)} ({exc}) : {REBUILD}") from None
 
 
 def new_generation() -> str:
@@ -74,8 +74,8 @@ class VectorStore:
 
     def __init__(self, settings: Settings, generation: str | None = None) -> None:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,450}[A-Za-z0-9]", settings.collection):
-            raise ConfigError(f"invalid collection name '{settings.collection}' (RAG_COLLECTION): "
-                              "3-452 characters among letters, digits, . _ -")
+            raise ConfigError(f"nom de collection invalide « {settings.collection} » (RAG_COLLECTION) : "
+                              "3 à 452 caractères parmi lettres, chiffres, . _ -")
         self.settings = settings
         self.url = settings.chroma_url
         self.generation = generation if self.url else generation or read_generations(settings.data_dir)["current"]
@@ -118,7 +118,7 @@ class VectorStore:
         if self.generation is None:
             if not create:
                 where = f"{self.url} (collection {self.settings.collection})" if self.url else self.settings.data_dir
-                raise IndexUnavailable(f"no index in {where}: run `python -m rag index`")
+                raise IndexUnavailable(f"aucun index dans {where} : lancez `python -m rag index`")
             self.generation = new_generation()
         client = self.connection.client()
         with self._lock, self.connection.errors(self.target):
@@ -138,7 +138,7 @@ class VectorStore:
     @property
     def _opened(self) -> Collection:
         if self._collection is None:
-            raise IndexUnavailable(f"no index at {self.target}: run `python -m rag index`")
+            raise IndexUnavailable(f"aucun index à {self.target} : lancez `python -m rag index`")
         return self._collection
 
     def _pages(self, include: list[str], page: int) -> dict[str, tuple[str | None, dict | None]]:
@@ -258,7 +258,7 @@ def _check_embedder(stored: dict, wanted: dict) -> None:
     if any(str(stored.get(k)) != str(v) for k, v in wanted.items()):
         built = ", ".join(f"{k}={stored.get(k)}" for k in wanted)
         says = ", ".join(f"{k}={v}" for k, v in wanted.items())
-        raise EmbedderMismatch(f"index built with {built}, settings say {says}: {REBUILD}")
+        raise EmbedderMismatch(f"index construit avec {built}, les réglages demandent {says} : {REBUILD}")
 
 
 def _to_chunk(chunk_id: str, text: str | None, meta: dict | None) -> Chunk:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Callable, Iterable, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Protocol
 
@@ -53,18 +54,18 @@ def _parse_line(line: str, number: int) -> Question:
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise InputError(f"line {number}: invalid JSON ({exc.msg})") from None
+        raise InputError(f"ligne {number} : JSON invalide ({exc.msg})") from None
     if not isinstance(data, dict):
-        raise InputError(f"line {number}: expected an object {{\"q\": ..., \"gold\": [...]}}")
+        raise InputError(f"ligne {number} : objet attendu {{\"q\": ..., \"gold\": [...]}}")
     q, gold, kind = data.get("q"), data.get("gold"), data.get("kind", None)
     if not isinstance(q, str) or not q.strip():
-        raise InputError(f"line {number}: \"q\" must be a non-empty string")
+        raise InputError(f"ligne {number} : \"q\" doit être un texte non vide")
     if not isinstance(gold, list) or not all(isinstance(g, str) and g.strip() for g in gold):
-        raise InputError(f"line {number}: \"gold\" must be a list of fiche ids ([] = not covered)")
+        raise InputError(f"ligne {number} : \"gold\" doit être une liste d'id de fiches ([] = hors catalogue)")
     if kind is not None and (not isinstance(kind, str) or not kind.strip()):
-        raise InputError(f"line {number}: \"kind\" must be a non-empty string")
+        raise InputError(f"ligne {number} : \"kind\" doit être un texte non vide")
     if kind == NOT_COVERED and gold:
-        raise InputError(f"line {number}: kind \"not_covered\" but gold is not empty")
+        raise InputError(f"ligne {number} : kind \"not_covered\" mais \"gold\" n'est pas vide")
     kind = kind or (NOT_COVERED if not gold else "other")
     return Question(q=q.strip(), gold=list(dict.fromkeys(g.strip() for g in gold)), kind=kind)
 
@@ -74,10 +75,10 @@ def load_questions(path: Path) -> list[Question]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read question file {path}: {exc}") from None
+        raise InputError(f"lecture impossible du fichier de questions {path} : {exc}") from None
     questions = [_parse_line(line, n) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not questions:
-        raise InputError(f"{path}: no question found (one JSON object per line)")
+        raise InputError(f"{path} : aucune question trouvée (un objet JSON par ligne)")
     return questions
 
 
@@ -86,7 +87,7 @@ def check_gold(questions: Iterable[Question], known_ids: Iterable[str]) -> None:
     known = set(known_ids)
     unknown = sorted({g for q in questions for g in q.gold if g not in known})
     if unknown:
-        raise InputError(f"gold ids not in the corpus: {', '.join(unknown)}")
+        raise InputError(f"id gold absents du corpus : {', '.join(unknown)}")
 
 
 def fiche_ranking(hits: Iterable) -> list[str]:
@@ -169,7 +170,7 @@ def _best_threshold(pos: list[float], neg: list[float]) -> tuple[float | None, f
     if not pos or not neg:
         return None, None
     values = sorted(set(pos + neg))
-    candidates = [values[0] - 1e-9] + [(a + b) / 2 for a, b in zip(values, values[1:])] + [values[-1] + 1e-9]
+    candidates = [values[0] - 1e-9] + [(a + b) / 2 for a, b in pairwise(values)] + [values[-1] + 1e-9]
     def correct(t: float) -> int:
         return sum(s >= t for s in pos) + sum(s < t for s in neg)
     best = max(candidates, key=lambda t: (correct(t), -abs(t)))
@@ -209,7 +210,7 @@ def evaluate(retriever: SearchesPassages, questions: Sequence[Question],
     gives a question's filters (the pipeline's ``infer_filters``), to measure retrieval
     as the answering step runs it; by default, none."""
     if k < 1:
-        raise InputError("--k must be at least 1")
+        raise InputError("--k doit valoir au moins 1")
     cutoffs = sorted({c for c in (1, 5, k) if c <= k})
     depth = depth or 5 * k
     filters = {q.q: filters_for(q.q) if filters_for else {} for q in questions}

@@ -69,9 +69,9 @@ class Retriever:
     def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: dict[str, str] | None = None) -> list[Hit]:
         """The ``k`` best chunks for ``query`` (see module doc). Bad input -> InputError."""
         if mode not in MODES:
-            raise InputError(f"unknown search mode '{mode}'; valid: {', '.join(MODES)}")
+            raise InputError(f"mode de recherche inconnu « {mode} » ; valides : {', '.join(MODES)}")
         if k < 1:
-            raise InputError(f"k must be at least 1 (got {k})")
+            raise InputError(f"k doit valoir au moins 1 (reçu : {k})")
         question, notices = clean_question(query, self.settings.max_question_chars)
         for notice in notices:
             log.warning("%s", notice)

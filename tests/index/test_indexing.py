@@ -92,7 +92,7 @@ def test_missing_or_empty_corpus_never_empties_the_index(tmp_path, settings):
     index_corpus(settings, embedder=CountingEmbedder())
     for corpus_dir in (tmp_path / "nowhere", tmp_path / "empty"):
         (tmp_path / "empty").mkdir(exist_ok=True)
-        with pytest.raises(InputError, match="no valid fiche"):
+        with pytest.raises(InputError, match="aucune fiche valide"):
             index_corpus(settings.model_copy(update={"corpus_dir": corpus_dir}), embedder=CountingEmbedder())
     assert stored_hashes(settings, CountingEmbedder()) == corpus_hashes(settings)
 
@@ -106,7 +106,7 @@ def test_second_writer_gets_index_locked(settings):
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(IndexLocked, match=f"another indexing is running on {settings.data_dir}"):
+        with pytest.raises(IndexLocked, match=f"une autre indexation tourne sur {settings.data_dir}"):
             index_corpus(settings, embedder=CountingEmbedder())
     finally:
         holder.kill()

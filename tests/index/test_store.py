@@ -95,7 +95,7 @@ class TestEmbeddedStore(StoreContract):
         copy = make_settings(tmp_path / "copy", settings.corpus_dir)
         shutil.copytree(settings.data_dir, copy.data_dir)
         (copy.data_dir / "chroma" / store.generation / "chroma.sqlite3").write_bytes(b"garbage" * 500)
-        with pytest.raises(IndexUnavailable, match="unreadable.*index --rebuild"):
+        with pytest.raises(IndexUnavailable, match="illisible.*index --rebuild"):
             VectorStore(copy).open(CONFIG)
 
     def test_rebuild_generation_switch_keeps_previous(self, settings, store):
@@ -133,7 +133,7 @@ class TestServerStore(StoreContract):
         third = VectorStore.fresh(settings)
         third.open(CONFIG, create=True)
         third.commit()
-        with pytest.raises(IndexUnavailable, match="no index"):  # two generations back: deleted
+        with pytest.raises(IndexUnavailable, match="aucun index"):  # two generations back: deleted
             store.count()
 
     def test_server_down_then_back(self, tmp_path):

@@ -132,20 +132,20 @@ def test_format_table_shows_modes_side_by_side_and_misses():
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("{not json", "invalid JSON"),
-        ('["q", "gold"]', "expected an object"),
-        ('{"q": "  ", "gold": []}', '"q" must be'),
-        ('{"q": "x"}', '"gold" must be'),
-        ('{"q": "x", "gold": "fiche-a"}', '"gold" must be'),
-        ('{"q": "x", "gold": [""]}', '"gold" must be'),
+        ("{not json", "JSON invalide"),
+        ('["q", "gold"]', "objet attendu"),
+        ('{"q": "  ", "gold": []}', '"q" doit être'),
+        ('{"q": "x"}', '"gold" doit être'),
+        ('{"q": "x", "gold": "fiche-a"}', '"gold" doit être'),
+        ('{"q": "x", "gold": [""]}', '"gold" doit être'),
         ('{"q": "x", "gold": ["a"], "kind": "not_covered"}', "not_covered"),
-        ('{"q": "x", "gold": ["a"], "kind": 3}', '"kind" must be'),
+        ('{"q": "x", "gold": ["a"], "kind": 3}', '"kind" doit être'),
     ],
 )
 def test_bad_line_names_its_line_number(tmp_path: Path, line: str, message: str):
     path = tmp_path / "q.jsonl"
     path.write_text('{"q": "ok", "gold": ["a"]}\n\n' + line + "\n", encoding="utf-8")
-    with pytest.raises(InputError, match="line 3") as info:
+    with pytest.raises(InputError, match="ligne 3") as info:
         load_questions(path)
     assert message in str(info.value)
 
@@ -157,9 +157,9 @@ def test_load_questions_defaults_and_file_errors(tmp_path: Path):
     assert (first.kind, first.covered) == ("not_covered", False)
     assert (second.kind, second.gold) == ("other", ["x"])
     (tmp_path / "empty.jsonl").write_text("\n", encoding="utf-8")
-    with pytest.raises(InputError, match="no question"):
+    with pytest.raises(InputError, match="aucune question"):
         load_questions(tmp_path / "empty.jsonl")
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="lecture impossible"):
         load_questions(tmp_path / "missing.jsonl")
 
 
@@ -187,7 +187,7 @@ def test_cli_bad_question_line_is_one_readable_error(tmp_path: Path, capsys):
     path.write_text('{"q": "ok", "gold": []}\n{"q": 1}\n', encoding="utf-8")
     assert main(["eval", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "line 2" in err and "Traceback" not in err
+    assert "ligne 2" in err and "Traceback" not in err
 
 
 @pytest.fixture(scope="module")

@@ -67,9 +67,9 @@ def test_filter_values_match_names_numbers_and_alternatives(catalogue: Catalogue
 
 def test_check_filters_accepts_the_old_ville_key(catalogue: Catalogue) -> None:
     assert check_filters({"ville": " Brest "}) == {"commune": "Brest"}
-    with pytest.raises(InputError, match="unknown filter 'pays'; valid filters: commune, departement, region"):
+    with pytest.raises(InputError, match="filtre inconnu « pays » ; filtres valides : commune, departement, region"):
         check_filters({"pays": "France"})
-    with pytest.raises(InputError, match="filter 'ville' needs a value"):
+    with pytest.raises(InputError, match="le filtre « ville » n'a pas de valeur"):
         check_filters({"ville": " "})
 
 

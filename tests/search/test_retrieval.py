@@ -147,9 +147,9 @@ class RetrievalContract:
         for empty in ("", "   \n\t ", "\x00\x01"):
             with pytest.raises(InputError, match="question vide"):
                 search(empty)
-        with pytest.raises(InputError, match="valid filters: commune, departement, region, echelle, type_acteur, part"):
+        with pytest.raises(InputError, match="filtres valides : commune, departement, region, echelle, type_acteur"):
             search("accueil", filters={"couleur": "bleu"})
-        with pytest.raises(InputError, match="valid: hybrid, dense, bm25"):
+        with pytest.raises(InputError, match="valides : hybrid, dense, bm25"):
             search("accueil", mode="fuzzy")
         with caplog.at_level(logging.WARNING, logger="rag.search.retrieval"):
             long_hits = search("guichet accueil " * 1250)  # 20,000 characters
