@@ -40,8 +40,9 @@ def main() -> int:
     services = indexed_services(args.embedder, "calibrate-", args.data_dir)
     fiches, settings, embedder = services.fiches, services.settings, services.embedder
     covered, not_covered = [], []
+    ratios: dict[bool, list[float]] = {True: [], False: []}
     print(f"embedder={args.embedder} mode={settings.search_mode} k={settings.top_k}")
-    print("verdict  settled-by  covered  unknown-share  best-quote  theme  question")
+    print("verdict  settled-by  covered  unknown-share  best-quote  theme  head-share  head/quote  question")
     for question in load_questions(args.questions):
         filters = infer_filters(question.q, fiches)
         hits = services.retriever.search(question.q, k=settings.top_k, mode=settings.search_mode, filters=filters)
@@ -49,7 +50,10 @@ def main() -> int:
         passages = [Passage(n=i, chunk=h.chunk, score=h.score, dense=h.dense) for i, h in enumerate(hits, 1)]
         quote = max([cosine or 0.0, *passage_similarity(embedder, question.q, passages).values()])
         found = signals(question.q, fiches, embedder, quote)
+        ratio = found.head_share / max(found.quote, 1e-6)
         decision, by = prejudge(question.q, fiches, filtered=bool(filters)), "names"
+        if decision is None and not filters:
+            ratios[question.covered].append(ratio)
         if decision is None:
             decision, by = by_signals(found), "signals"
         support = lexical_support(question.q, (h.chunk for h in hits), services.retriever.lexical)
@@ -60,8 +64,9 @@ def main() -> int:
             (covered if question.covered else not_covered).append((cosine or 0.0, question.q))
         refused = decision.abstain if decision is not None else None
         ok = "?  " if refused is None else ("ok " if refused != question.covered else "BAD")
-        print(f"  {ok} {by:8} {question.covered!s:5} {found.share:5.2f} {found.quote:6.3f} {found.theme:6.3f}  "
-              f"{question.q[:60]} {found.unknown if found.unknown else ''}")
+        print(f"  {ok} {by:8} {question.covered!s:5} {found.share:5.2f} {found.quote:6.3f} {found.theme:6.3f} "
+              f"{found.head_share:5.2f} {ratio:5.2f}  {question.q[:60]} {found.unknown if found.unknown else ''}")
+    head_ratio(ratios)
     if not covered or not not_covered:
         print("\nthe cosine decides no question of one side: keep the current threshold")
         return 0
@@ -75,6 +80,18 @@ def main() -> int:
         if cosine >= threshold:
             print(f"  {cosine:.4f}  {q}")
     return 0
+
+
+def head_ratio(ratios: dict[bool, list[float]]) -> None:
+    """Print the head-concept ratio threshold: the midpoint between the highest covered
+    ratio and the lowest not-covered ratio above it."""
+    high = max(ratios[True], default=0.0)
+    above = [r for r in ratios[False] if r > high]
+    if not above:
+        print(f"\nhead ratio: no not-covered question above the highest covered ratio ({high:.2f})")
+        return
+    print(f"\nhead ratio: highest covered {high:.2f}, lowest not-covered above it {min(above):.2f}, "
+          f"HEAD_RATIO = {(high + min(above)) / 2:.2f} ({len(above)} of {len(ratios[False])} not-covered above)")
 
 
 if __name__ == "__main__":

@@ -22,13 +22,15 @@ Cheap signals, each explainable to the user:
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from rag.answer.evidence import terms
 from rag.catalogue.catalogue import Catalogue
+from rag.catalogue.fiche import METADATA_FIELDS, PLACE_FIELDS, SECTIONS
 from rag.index.embeddings import Embedder
 from rag.text import ENGLISH_STOP_WORDS, EXTRACTIVE_STOP_WORDS, LEXICAL_STOP_WORDS, QUESTION_GENERIC, fold_spaced
 
@@ -140,10 +142,19 @@ NEIGHBOUR = 0.75
 """A question word missing from the catalogue counts as known when the embedder puts a
 catalogue word this close ("emergency" ~ "urgence" 0.87, "furniture" ~ "mobilier" 0.88):
 English questions are not unknown for being English."""
+HEAD_NEIGHBOUR = 0.70
+"""The same for the head concept (:data:`HEAD_RATIO`), calibrated with it on dev: at 0.75
+« moment » and « inscriptions » of a covered paraphrase (« le standard est saturé … »)
+were unknown, and it could not be told from « accueil des touristes »."""
 UNKNOWN_SHARE = 0.75
 """Abstain when at least this share of the question's key words (two or more) is unknown
 to the catalogue, and the best quote is not close to the question (:data:`WEAK_QUOTE`)."""
 WEAK_QUOTE = 0.35
+HEAD_RATIO = 2.0
+"""Abstain when the share of the question's *specific* words (its head concept: key words
+that fewer than half of the fiches hold, two or more) unknown to the catalogue is at
+least this many times the best quote's cosine. Midpoint of the dev gap (covered at most
+1.87, not covered at least 2.14: ``bench/calibrate_abstention.py``)."""
 OFF_THEME = 0.08
 """Abstain when the question's cosine with the catalogue's theme (the centroid of its
 fiches' titles and descriptions) is under this, half its key words are unknown, and the
@@ -155,13 +166,27 @@ MAX_WORDS = 20000
 
 @dataclass(frozen=True)
 class Profile:
-    """What abstention derives once per catalogue and embedder: the catalogue's stems,
-    its words and their vectors, and the centroid of its themes."""
+    """What abstention derives once per catalogue and embedder: the catalogue's folded
+    words and stems (its field labels too) with the number of fiches each occurs in, the
+    words embedded for the neighbour look-up and their vectors, and the centroid of its
+    themes."""
 
-    stems: frozenset[str]
-    words: list[str]
+    frequency: dict[str, int]
+    fiches: int
+    neighbours: list[str]
     vectors: np.ndarray
     centroid: np.ndarray
+
+    def knows(self, word: str) -> bool:
+        """A folded word of the catalogue, one with catalogue stems (« securite »), or two
+        catalogue words run together (« multicanal »)."""
+        if word in self.frequency or all(stem in self.frequency for stem in terms(word)):
+            return True
+        return any(word[:i] in self.frequency and word[i:] in self.frequency for i in range(4, len(word) - 3))
+
+    def spread(self, word: str) -> int:
+        """In how many fiches the word (or its stem) occurs."""
+        return max([self.frequency.get(word, 0), *(self.frequency.get(stem, 0) for stem in terms(word))])
 
 
 def profile(fiches: Catalogue, embedder: Embedder) -> Profile:
@@ -171,17 +196,19 @@ def profile(fiches: Catalogue, embedder: Embedder) -> Profile:
 
 
 def _build_profile(fiches: Catalogue, embedder: Embedder) -> Profile:
-    stems: set[str] = set()
+    labels = " ".join([*METADATA_FIELDS, *SECTIONS])  # "Échelle d'action" labels every fiche's metadata
+    frequency: Counter[str] = Counter()
     for fiche in fiches.values():
-        values = [v for field in fiche.metadata for v in fiche.values(field)]
-        for part in [fiche.title, *fiche.sections.values(), *values]:
-            stems |= terms(part)
-    words = sorted(w for w in fiches.vocabulary if len(w) >= 4 and not w.isdigit())[:MAX_WORDS]
-    vectors = embedder.embed_documents(words) if words else np.zeros((0, 1), dtype=np.float32)
+        values = [v for name in [*fiche.metadata, *PLACE_FIELDS] for v in fiche.values(name)]
+        text = fold_spaced(" ".join([fiche.title, *fiche.sections.values(), *values, labels]))
+        words = set(re.findall(r"\w+", text))
+        frequency.update(words | terms(text))
+    neighbours = sorted(w for w in fiches.vocabulary if len(w) >= 4 and not w.isdigit())[:MAX_WORDS]
+    vectors = embedder.embed_documents(neighbours) if neighbours else np.zeros((0, 1), dtype=np.float32)
     themes = [f"{f.title}. {f.sections.get('Description', '')[:300]}" for f in list(fiches.values())[:500]]
     mean = embedder.embed_documents(themes).mean(axis=0) if themes else np.zeros(1, dtype=np.float32)
     norm = float(np.linalg.norm(mean))
-    return Profile(frozenset(stems), words, vectors, mean / norm if norm else mean)
+    return Profile(dict(frequency), len(fiches), neighbours, vectors, mean / norm if norm else mean)
 
 
 def key_words(question: str) -> list[str]:
@@ -192,43 +219,58 @@ def key_words(question: str) -> list[str]:
     return [w for w in re.findall(r"\w+", fold_spaced(question)) if len(w) >= 3 and not w.isdigit() and w not in skip]
 
 
-def unknown_words(words: list[str], known: Profile, embedder: Embedder) -> list[str]:
-    """The words neither the catalogue nor a close neighbour (:data:`NEIGHBOUR`) has."""
-    missing = [w for w in words if not terms(w) <= known.stems]
-    if not missing or not len(known.words):
-        return missing
+def unknown_words(words: list[str], known: Profile, embedder: Embedder,
+                  neighbour: float = NEIGHBOUR) -> dict[str, float]:
+    """The words neither the catalogue (:meth:`Profile.knows`) nor a neighbour this close
+    has, each with its nearest catalogue word's cosine."""
+    missing = [w for w in words if not known.knows(w)]
+    if not missing or not len(known.neighbours):
+        return dict.fromkeys(missing, 0.0)
     vectors = embedder.embed_documents(missing)
     nearest = (vectors @ known.vectors.T).max(axis=1)
-    return [w for w, best in zip(missing, nearest, strict=True) if best < NEIGHBOUR]
+    return {w: float(best) for w, best in zip(missing, nearest, strict=True) if best < neighbour}
 
 
 @dataclass(frozen=True)
 class Signals:
-    """The sentence-level signals of one question (see :func:`by_signals`)."""
+    """The sentence-level signals of one question (see :func:`by_signals`): its unknown
+    key words and their share, the best quote's cosine, the theme cosine, and the share
+    of its head concept (specific words) that is unknown."""
 
     unknown: list[str]
     share: float
     quote: float
     theme: float
+    head_share: float = 0.0
+    head_unknown: list[str] = field(default_factory=list)
 
 
 def signals(question: str, fiches: Catalogue, embedder: Embedder, quote: float) -> Signals:
     """``quote``: the best evidence that a retrieved sentence says what is asked (the
     higher of the best sentence's and the best passage's cosine with the question)."""
     known = profile(fiches, embedder)
-    words = key_words(question)
-    unknown = unknown_words(words, known, embedder)
+    words = list(dict.fromkeys(key_words(question)))
+    nearest = unknown_words(words, known, embedder, max(NEIGHBOUR, HEAD_NEIGHBOUR))
+    unknown = [w for w, cosine in nearest.items() if cosine < NEIGHBOUR]
     share = len(unknown) / len(words) if len(words) >= 2 else 0.0
+    head = [w for w in words if known.spread(w) < known.fiches / 2]
+    head_unknown = [w for w in head if nearest.get(w, 1.0) < HEAD_NEIGHBOUR]
+    head_share = len(head_unknown) / len(head) if len(head) >= 2 else 0.0
     theme = float(np.asarray(embedder.embed_query(question)) @ known.centroid)
-    return Signals(unknown, share, quote, theme)
+    return Signals(unknown, share, quote, theme, head_share, head_unknown)
 
 
 def by_signals(found: Signals) -> Decision | None:
-    """Abstain on unknown vocabulary or an off-theme question, each with a weak best
-    quote; ``None``: these signals do not settle it (the cosine rule does)."""
+    """Abstain on unknown vocabulary, an unknown head concept, or an off-theme question,
+    each against the best quote; ``None``: these signals do not settle it (the cosine
+    rule does)."""
     quoted = ", ".join(f"« {w} »" for w in dict.fromkeys(found.unknown))
     if found.share >= UNKNOWN_SHARE and found.quote < WEAK_QUOTE:
         return Decision(True, f"Le catalogue n'emploie pas les mots de la question ({quoted}), ni de mots proches.")
+    if found.head_share > 0 and found.head_share >= HEAD_RATIO * found.quote:
+        head = ", ".join(f"« {w} »" for w in found.head_unknown)
+        return Decision(True, f"Le sujet de la question ({head}) n'apparaît dans aucune fiche, "
+                              "et les passages les plus proches parlent d'autre chose.")
     if found.theme < OFF_THEME and found.share >= 0.5 and found.quote < OFF_THEME_QUOTE:
         return Decision(True, "La question sort des thèmes du catalogue (l'accueil des usagers dans les "
                               f"services publics) : {quoted} n'y figurent pas.")

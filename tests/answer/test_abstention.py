@@ -50,8 +50,29 @@ def test_key_words_leave_out_function_words_generic_words_and_names() -> None:
 def test_english_words_map_onto_the_catalogue_french_ones(services: Services) -> None:
     known = profile(services.fiches, services.embedder)
     assert profile(services.fiches, services.embedder) is known  # built once per catalogue
-    assert unknown_words(["emergency", "furniture", "attente"], known, services.embedder) == []
-    assert unknown_words(["cantine", "creche", "mobilier"], known, services.embedder) == ["cantine", "creche"]
+    assert unknown_words(["emergency", "furniture", "attente"], known, services.embedder) == {}
+    assert list(unknown_words(["cantine", "creche", "mobilier"], known, services.embedder)) == ["cantine", "creche"]
+
+
+def test_the_catalogue_knows_folded_words_compounds_and_field_labels(services: Services) -> None:
+    known = profile(services.fiches, services.embedder)
+    assert known.knows("securite") and known.knows("hospitalite")  # folded: « sécurité », « hospitalité »
+    assert known.knows("multicanal")  # « multi canal » in the fiche
+    assert known.knows("echelle")  # the « Echelle d'action » label of every fiche's metadata
+    assert not known.knows("touristes") and not known.knows("sourdes")
+    assert known.spread("accueil") == known.fiches and known.spread("enpouvoirement") == 1
+    assert known.spread("touristes") == 0
+
+
+def test_an_unknown_head_concept_refuses_a_covered_paraphrase_does_not(services: Services) -> None:
+    tourists = signals("accueil des touristes dans un office de tourisme", services.fiches, services.embedder,
+                       quote=0.31)
+    assert tourists.head_unknown == ["touristes", "tourisme"] and tourists.head_share == pytest.approx(2 / 3)
+    refused = by_signals(tourists)
+    assert refused is not None and refused.abstain and "« touristes », « tourisme »" in refused.reason
+    paraphrase = signals("le standard est saturé d'appels au moment des inscriptions aux stages pour adultes",
+                         services.fiches, services.embedder, quote=0.306)
+    assert 0 < paraphrase.head_share < 2 * 0.306 and by_signals(paraphrase) is None
 
 
 def test_signals_of_a_covered_and_an_unrelated_question(services: Services) -> None:
@@ -70,6 +91,8 @@ def test_signals_of_a_covered_and_an_unrelated_question(services: Services) -> N
     (Signals(["murs"], 0.5, 0.25, 0.05), True),  # off theme, half unknown, weak quote
     (Signals(["murs"], 0.5, 0.25, 0.2), False),  # on theme
     (Signals([], 0.0, 0.1, 0.0), False),  # every word known: the cosine rule decides
+    (Signals(["sourdes"], 0.4, 0.21, 0.12, 0.5, ["sourdes", "signes"]), True),  # head unknown, quote under half
+    (Signals(["sourdes"], 0.4, 0.30, 0.12, 0.5, ["sourdes", "signes"]), False),  # a closer quote
 ])
 def test_by_signals(found: Signals, abstain: bool) -> None:
     decision = by_signals(found)
@@ -81,6 +104,8 @@ def test_by_signals(found: Signals, abstain: bool) -> None:
 def test_pipeline_refuses_unknown_vocabulary_and_answers_a_detail_it_lacks(services: Services) -> None:
     refused = ask("vidéosurveillance des parkings municipaux", services).result
     assert refused.abstained and refused.answer.startswith("Le catalogue ne couvre pas cela.")
+    head = ask("accueil des personnes sourdes en langue des signes", services).result
+    assert head.abstained and "« sourdes », « signes »" in head.answer
     detail = ask("donnez-moi le numéro de téléphone de l'équipe de Saint-Gaudens", services).result
     assert not detail.abstained and "ne précise pas le numéro de téléphone" in detail.answer
     assert detail.citations[0].fiche_id == \

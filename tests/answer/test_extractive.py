@@ -10,9 +10,11 @@ import pytest
 
 from rag.answer.backends import create_backend
 from rag.answer.backends.base import Backend
+from rag.answer.backends.extractive import LIST_QUESTION
 from rag.answer.details import missing_detail
 from rag.answer.evidence import score_sentences, split_sentences, terms
 from rag.config import load_settings
+from rag.text import fold
 from rag.types import Chunk, GenerationRequest, Passage
 
 MEEN, CDAS, DENIS = "Espace France Services de Saint-Méen", "CDAS du Finistère", "Médiation numérique à Saint-Denis"
@@ -51,6 +53,25 @@ def test_several_initiatives_that_did_it_are_all_listed(backend: Backend) -> Non
                 passage(3, DENIS, "Un médiateur numérique accueille le public.", 0.7, 0.2)]
     text = answer(backend, "Quelles initiatives ont fabriqué et testé des prototypes de mobilier ?", passages)
     assert text.count("- **") == 2 and cited(text) == {1, 2}
+
+
+def test_a_question_starting_with_the_plural_lists_every_initiative_that_did_it(backend: Backend) -> None:
+    passages = [passage(1, MEEN, "L'Agence Grrr a accompagné la démarche.", 1.0, 0.5),
+                passage(2, CDAS, "L'Agence Grrr a animé les ateliers.", 0.9, 0.45),
+                passage(3, DENIS, "L'Agence Grrr a dessiné les parcours.", 0.8, 0.4)]  # 0.4 under the best
+    assert cited(answer(backend, "projets de l'Agence Grrr", passages)) == {1, 2, 3}
+    assert cited(answer(backend, "l'Agence Grrr a-t-elle travaillé sur l'accueil ?", passages)) == {1, 2}
+
+
+@pytest.mark.parametrize(("question", "listing"), [
+    ("projets de l'Agence Grrr", True), ("retours d'expérience sur l'ouverture d'une MSAP", True),
+    ("dans quels projets intervient Jacky Foucher ?", True), ("quelles démarches ont revu la signalétique ?", True),
+    ("initiatives menées à l'échelle d'un département", True), ("Which projects paired designers?", True),
+    ("une liste de cent points de vigilance", False), ("quel projet a porté Youen Grall ?", False),
+    ("les projets ont-ils réussi ?", False), ("fiches navettes pour les agents du back-office", False),
+])
+def test_list_questions(question: str, listing: bool) -> None:
+    assert bool(LIST_QUESTION.search(fold(question))) is listing
 
 
 def test_similarity_brings_a_paraphrase_without_shared_words(backend: Backend) -> None:

@@ -45,20 +45,24 @@ this (scores add coverage, similarity and rank, each in [0, 1]; calibrated on
 LIST_MARGIN = 0.45
 """The wider margin of a plural "which initiatives…" question, whose answer is a set:
 leaving out one that did it costs as much as naming one that did not."""
-PLURAL_LIST = re.compile(r"\b(quel(le)?s|which|lister?|listez|citez|enumer\w*|(existe|a)[- ]t[- ]il des)\b")
-"""A list question asking for several initiatives (folded)."""
 NEAR_DUPLICATE = 0.9
 """Two sentences of one fiche this similar (difflib ratio) are one: exports repeat a
 paragraph with a typo, and quoting both says nothing more. Across fiches, similar
 sentences are distinct evidence and are both kept."""
 PLACE_KEYS = ("commune", "departement", "region")
 
+_PLURAL_NOUN = r"(?:initiatives|projets|actions|demarches|experiences|acteurs|structures|fiches|retours|projects)"
 LIST_QUESTION = re.compile(
-    r"\b(quel(le)?s (sont )?(les )?(initiatives?|projets?|actions?|acteurs?|structures?|experiences?|fiches?)"
-    r"|which (initiatives|projects)|list(e|er|ez)?\b|enumer|citez|"
-    r"(existe|a)[- ]t[- ]il des (initiatives|projets|actions))"
+    r"^(?:initiatives|projets|actions|demarches|experiences|retours d.experience)\b"
+    rf"|\b(?:quel(?:le)?s|which)\s+(?:\w+\s+){{0,2}}?{_PLURAL_NOUN}\b"
+    r"|\b(?:listez|lister|citez|enumere[rz]?)\b|\b(?:existe|a)[- ]t[- ]il des\b"
 )
-"""A "which initiatives..." question (matched on the accent-folded lowercase question)."""
+"""A question asking for a set of initiatives (matched on the accent-folded lowercase
+question): « quelles initiatives / quels projets / dans quels projets … », « which
+projects … », « listez … », « existe-t-il des … », or one that starts with the plural
+(« projets de l'Agence Grrr », « retours d'expérience sur … »; not « fiches navettes … »,
+a subject). Its answer is a list, and its initiatives are kept within :data:`LIST_MARGIN`:
+leaving out one that did it costs as much as naming one that did not."""
 
 METADATA_QUESTION = re.compile(
     r"^(qui|who)\b|\bqui (contacter|porte|mene|pilote)|\b(acteurs?|porteurs?|portee?s?|partenaires?|partenariat"
@@ -142,9 +146,8 @@ class ExtractiveBackend(Backend):
             yield from self._list_initiatives(list(best.values()))
             return
         top = max(s.score for s in best.values())
-        folded = fold(request.question)
-        listing = bool(LIST_QUESTION.search(folded))
-        margin = LIST_MARGIN if listing and PLURAL_LIST.search(folded) else MARGIN
+        listing = bool(LIST_QUESTION.search(fold(request.question)))
+        margin = LIST_MARGIN if listing else MARGIN
         chosen = {f: s for f, s in best.items() if s.score >= top - margin}
         lacking = missing_detail(request.question, [p for p in request.passages
                                                     if p.chunk.fiche_id == next(iter(chosen))])
