@@ -15,7 +15,12 @@ For each question (``eval/dev.jsonl`` by default; any set of ``eval/`` works):
   « La fiche ne précise pas … » and cites the gold fiche.
 
     .venv/bin/python bench/eval_answers.py [--questions eval/dev.jsonl] [--backend extractive]
-        [--embedder use] [--details]
+        [--embedder use] [--details] [--sweep]
+
+``--sweep`` (extractive): the precision/recall trade-off of the two margins of
+:mod:`rag.answer.backends.extractive` (an initiative is quoted within ``margin`` of the
+best sentence, ``list_margin`` for a "which initiatives" question), each pair re-run on
+the same retrieved passages: where the margins alone can take precision and recall.
 """
 
 from __future__ import annotations
@@ -31,10 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import indexed_services  # noqa: E402
 
+from rag.answer.backends import create_backend  # noqa: E402
 from rag.answer.pipeline import ask  # noqa: E402
-from rag.config import ROOT  # noqa: E402
+from rag.config import ROOT, Settings  # noqa: E402
 from rag.search.evaluation import Question, load_questions  # noqa: E402
-from rag.types import Answer  # noqa: E402
+from rag.types import Answer, GenerationRequest  # noqa: E402
 
 DETAIL = "not_covered_detail"
 LACKS = re.compile(r"ne précise pas", re.I)
@@ -109,17 +115,36 @@ def report(tallies: dict[str, Tally]) -> None:
             print(f"{kind:20} {t.questions:3}  {what}: {ratio(t.ok, t.questions)}")
 
 
+SWEEP = [(m, lm) for m in (0.0, 0.1, 0.2, 0.3, 0.45) for lm in (0.3, 0.45, 0.6, 0.8) if lm >= m]
+
+
+def sweep(settings: Settings, answered: list[tuple[set[str], GenerationRequest]]) -> None:
+    """Precision and recall of the covered questions answered, for each pair of margins."""
+    print("margin  list_margin  precision  recall")
+    for margin, list_margin in SWEEP:
+        backend = create_backend("extractive", settings, margin=margin, list_margin=list_margin)
+        right = cited = gold_total = 0
+        for gold, request in answered:
+            fiche_of = {p.n: p.chunk.fiche_id for p in request.passages}
+            text = "".join(backend.stream(request))
+            fiches = {fiche_of[int(n)] for n in re.findall(r"\[(\d+)\]", text) if int(n) in fiche_of}
+            right, cited, gold_total = right + len(fiches & gold), cited + len(fiches), gold_total + len(gold)
+        print(f"{margin:6.2f}  {list_margin:11.2f}  {ratio(right, cited):>16}  {ratio(right, gold_total):>16}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="extractive")
     parser.add_argument("--embedder", default="use")
     parser.add_argument("--questions", type=Path, default=ROOT / "eval" / "dev.jsonl")
     parser.add_argument("--details", action="store_true", help="one line per question")
+    parser.add_argument("--sweep", action="store_true", help="precision/recall for a grid of extractive margins")
     args = parser.parse_args()
     services = indexed_services(args.embedder, "eval-")
     tallies: dict[str, Tally] = defaultdict(Tally)
     failures: list[str] = []
     cited_total = valid_total = 0
+    answered: list[tuple[set[str], GenerationRequest]] = []
     for question in load_questions(args.questions):
         run = ask(question.q, services, backend=args.backend)
         result = run.result
@@ -128,6 +153,8 @@ def main() -> int:
         cited_total += len(shown)
         valid_total += sum(n in given for n in shown)
         ok, verdict = score(question, result, tallies)
+        if question.covered and question.kind != DETAIL and run.request is not None:
+            answered.append((set(question.gold), run.request))
         if not ok or (question.covered and "exact" != verdict and args.details):
             failures.append(f"  {'BAD' if not ok else 'imp'} {question.kind:12} {verdict}  {question.q[:70]}")
         if args.details:
@@ -139,6 +166,8 @@ def main() -> int:
     if failures:
         print("misses (BAD) and imprecise answers (imp, with --details):")
         print("\n".join(failures))
+    if args.sweep:
+        sweep(services.settings, answered)
     return 0
 
 

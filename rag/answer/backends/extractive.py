@@ -116,13 +116,15 @@ def only_place(request: GenerationRequest, question: set[str], per_passage: dict
 
 
 class ExtractiveOptions(BaseModel):
-    """How much to quote."""
+    """How much to quote, and the margins (see :data:`MARGIN`, :data:`LIST_MARGIN`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     max_sentences: int = Field(8, ge=1, le=50)
     max_per_passage: int = Field(2, ge=1, le=10)
     max_sentence_chars: int = Field(320, ge=40)
+    margin: float = Field(MARGIN, ge=0.0, le=4.0)
+    list_margin: float = Field(LIST_MARGIN, ge=0.0, le=4.0)
 
 
 @register
@@ -147,7 +149,7 @@ class ExtractiveBackend(Backend):
             return
         top = max(s.score for s in best.values())
         listing = bool(LIST_QUESTION.search(fold(request.question)))
-        margin = LIST_MARGIN if listing else MARGIN
+        margin = self.options.list_margin if listing else self.options.margin
         chosen = {f: s for f, s in best.items() if s.score >= top - margin}
         lacking = missing_detail(request.question, [p for p in request.passages
                                                     if p.chunk.fiche_id == next(iter(chosen))])
@@ -179,7 +181,7 @@ class ExtractiveBackend(Backend):
             for sentences in ranked:
                 if turn < len(sentences) and len(chosen) < self.options.max_sentences:
                     sentence = sentences[turn]
-                    weak = sentence.score < top - (MARGIN if turn == 0 else MARGIN / 2)
+                    weak = sentence.score < top - self.options.margin * (1 if turn == 0 else 0.5)
                     if not (weak and chosen) and not near_duplicate(sentence, chosen):
                         chosen.append(sentence)
         order = {n: rank for rank, n in enumerate(per_passage)}
