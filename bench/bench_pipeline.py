@@ -1,6 +1,6 @@
 """What the pipeline adds to the time-to-first-token of an LLM call.
 
-Both sides talk to the same loopback OpenAI-compatible server (``tests/fake_llm_server``):
+Both sides talk to the same loopback OpenAI-compatible server (``tests/support/fake_llm_server.py``):
 
 * direct: one long-lived ``httpx.Client`` posts the chat request and reads the SSE
   stream up to the first content delta;

@@ -42,10 +42,6 @@ class Place:
     departement: str = ""
     region: str = ""
 
-    def as_dict(self) -> dict[str, str]:
-        """The non-empty levels, ``{"commune": …, "departement": …, "region": …}``."""
-        return {level: getattr(self, level) for level in LEVELS if getattr(self, level)}
-
 
 def departement_label(name: str, code: str) -> str:
     """``"Finistère (29)"``: how a département is stored and shown."""

@@ -66,7 +66,7 @@ _LINK_STARTS = ("http://", "https://", "www.")
 
 
 def link_guard(patterns: list[str]) -> tuple[Callable[[str], str], Callable[[str], bool]]:
-    """For :class:`rag.citations.CitationStream`: mask URLs matching the deny-list
+    """For :class:`rag.answer.citations.CitationStream`: mask URLs matching the deny-list
     ``patterns`` (see :func:`load_denylist`) in released text, and hold back an unfinished word
     that may still become one (URL-like, or ending with the start of a pattern). Without
     patterns, nothing is masked or held."""

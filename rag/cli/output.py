@@ -3,12 +3,10 @@ for a terminal."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from rag.types import Answer, Source
 
 
-def answer_json(answer: Answer) -> dict[str, Any]:
+def answer_json(answer: Answer) -> dict[str, object]:
     """The ``ask --json`` document."""
     return {
         "answer": answer.answer,

@@ -1,5 +1,5 @@
 """Backends: one contract shared by all (extractive, openai, ollama), the HTTP fault cases
-against a real loopback server of ours (``tests/fake_llm_server.py``), the extractive
+against a real loopback server of ours (``tests/support/fake_llm_server.py``), the extractive
 composition rules, and the registry. No mocks: real sockets, real subclasses."""
 
 from __future__ import annotations

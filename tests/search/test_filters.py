@@ -19,6 +19,7 @@ from rag.search.filters import (
     value_matches,
 )
 from tests.conftest import BUNDLED_FICHES, ROOT
+from tests.support.index_helpers import import_seed
 
 BREST, QUIMPER = "accueil-en-mairie-de-brest", "l-accueil-en-cdas-departement-du-finistere"
 
@@ -85,3 +86,31 @@ def test_a_place_filter_widens_the_search_to_every_initiative_there(catalogue: C
     assert place_depth({"region": "Bretagne | Pays de la Loire"}, catalogue, 6, 2) == 14
     assert place_depth({"commune": "Brest"}, catalogue, 6, 2) == 6
     assert place_depth({"echelle": "Commune"}, catalogue, 6, 2) == 6  # not a place: unchanged
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory: pytest.TempPathFactory) -> Catalogue:
+    """The seed export freshly imported (the tests below moved from test_retrieval.py)."""
+    return Catalogue(import_seed(tmp_path_factory.mktemp("seed-f") / "fiches"))
+
+
+def test_infer_filters_and_facets(seed):
+    assert infer_filters("Quelles initiatives à Nantes ?", seed) == {"commune": "Nantes"}
+    assert infer_filters("des projets en bretagne", seed) == {"region": "Bretagne"}
+    assert infer_filters("initiatives in Lyon?", seed) == {"commune": "Lyon"}
+    assert infer_filters("Accueil à Saint-Méen-le-Grand", seed) == {"commune": "Saint-Méen-le-Grand"}
+    assert infer_filters("initiatives dans le 29", seed) == {"departement": "Finistère (29)"}
+    assert infer_filters("comparer à Nantes et à Brest", seed) == {"commune": "Nantes | Brest"}
+    assert infer_filters("à Nantes, en Bretagne", seed) == {}  # two places no fiche is in at once
+    assert infer_filters("la Nantaise du quartier", seed) == {}
+    facets = facet_values(seed)
+    assert set(facets) == set(FILTER_FIELDS)
+    assert "Brest" in facets["commune"] and "Agence DETEA" in facets["partenaire"]
+    assert facets["region"] == ["Auvergne-Rhône-Alpes", "Bretagne", "Île-de-France", "Occitanie", "Pays de la Loire"]
+    assert facets["commune"] == sorted(facets["commune"], key=lambda v: v.casefold())
+
+
+def test_value_matching_is_accent_case_and_word_aware():
+    assert value_matches("vendee", "vendée") and value_matches("DETEA", "Agence Grrr | Agence DETEA")
+    assert value_matches("lyon", "106 rue Pierre Corneille, Lyon")
+    assert not value_matches("Nant", "Nantes") and not value_matches("Grrr", "Agence DETEA")
