@@ -127,6 +127,7 @@ def _metadata(raw: object, path: str, line: int) -> dict[str, str | list[str]]:
         raise CorpusError(path, line, "'metadata' doit être une table 'champ: valeur'")
     metadata: dict[str, str | list[str]] = {}
     for key, value in raw.items():
+        values: str | list[str]
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             values = [v for v in value if v.strip()]
         elif isinstance(value, str):

@@ -1,20 +1,6 @@
-"""Import a raw export of fiches: find the fiches from the export's structure, clean them.
-
-The export form: each fiche is a title line (usually written twice), then section
-headings (Description, Enjeux, …) each followed by text lines, then metadata labels
-(Nom de l'acteur, Ville, …) each followed by zero or more value lines; "Pour aller plus
-loin" may come after the metadata. Paragraphs, list items and values are often doubled.
-
-A line starts a new fiche when it looks like a title, its copies (if any) follow it, and
-the next line is a section heading other than "Pour aller plus loin", and:
-
-- we are at the start of the export (or after a skipped broken part); or
-- the title is doubled, and we are in the metadata part of the current fiche, or that
-  heading already appeared in it (or comes before the current one in the usual order); or
-- the title is a single line in the metadata part, before an opening heading
-  (Description, Enjeux) or one already seen.
-
-Titles we happen to know are never used.
+"""Import a raw export of fiches: decode it, clean its lines, find the fiches from its
+structure (:mod:`rag.catalogue.export_parser`), build them (repeats dropped, ids
+unique), place them (commune, département, région) and write them, all or nothing.
 """
 
 from __future__ import annotations
@@ -26,18 +12,9 @@ from pathlib import Path
 
 from rag.catalogue.cleaning import clean_line, dedup_lines
 from rag.catalogue.corpus import write_fiches
-from rag.catalogue.export_format import (
-    HEADING,
-    LABEL,
-    TEXT,
-    Line,
-    classify,
-    decode_export,
-    ends_paragraph,
-    looks_like_heading,
-    looks_like_title,
-)
-from rag.catalogue.fiche import MULTI_VALUED, SECTIONS, Fiche, slugify
+from rag.catalogue.export_format import classify, decode_export
+from rag.catalogue.export_parser import Draft, ExportParser
+from rag.catalogue.fiche import MULTI_VALUED, Fiche, slugify
 from rag.catalogue.places import PlaceTable, load_places, place_fiche
 from rag.catalogue.spam import load_denylist
 from rag.errors import ImportFailed
@@ -53,12 +30,6 @@ REMOVAL_LABELS = {
 }
 """French wording of the removal kinds; ``repeated_run`` counts blocks already counted as lines."""
 
-MORE = "Pour aller plus loin"
-"""The one section that may follow the metadata, and never marks a new fiche."""
-
-OPENING = ("Description", "Enjeux")
-"""Headings a fiche opens with: after metadata, a single line before one is a title."""
-
 
 @dataclass
 class ImportReport:
@@ -70,153 +41,7 @@ class ImportReport:
     written: list[Path] = field(default_factory=list)
 
 
-@dataclass
-class _Draft:
-    """A fiche being read: its blocks keyed ``("section"|"field", name)``, in order."""
-
-    title: str
-    no: int
-    blocks: dict[tuple[str, str], list[Line]] = field(default_factory=dict)
-    target: tuple[str, str] | None = None
-    in_metadata: bool = False
-
-    def open(self, key: tuple[str, str]) -> None:
-        """Make ``key`` the block receiving the next text lines."""
-        self.blocks.setdefault(key, [])
-        self.target = key
-
-    def fresh(self, key: tuple[str, str]) -> bool:
-        """True when ``key`` is the current block and has no line yet (a doubled heading)."""
-        return self.target == key and not self.blocks.get(key)
-
-
-def _rank(heading: str) -> int:
-    """Position of a heading in the usual order (unknown headings rank first)."""
-    return SECTIONS.index(heading) if heading in SECTIONS else -1
-
-
-class _Parser:
-    """One pass over the cleaned lines of an export, building drafts of fiches."""
-
-    def __init__(self, lines: list[Line], source: str, removed: Counter[str]) -> None:
-        self.lines, self.source, self.removed = lines, source, removed
-        self.warnings: list[str] = []
-        self.drafts: list[_Draft] = []
-        self.draft: _Draft | None = None
-        self.orphans: list[Line] = []
-
-    def warn(self, no: int, message: str) -> None:
-        self.warnings.append(f"{self.source}:{no}: {message}")
-
-    def run(self) -> list[_Draft]:
-        i = 0
-        while i < len(self.lines):
-            end = self._title_end(i)
-            if end is None:
-                self._feed(i)
-                i += 1
-                continue
-            self._flush_orphans()
-            self.removed["doubled_title"] += end - i - 1
-            self.draft = _Draft(self.lines[i].text, self.lines[i].no)
-            self.drafts.append(self.draft)
-            i = end
-        self._flush_orphans()
-        return self.drafts
-
-    def _title_end(self, i: int) -> int | None:
-        """Index of the heading after the title starting at ``i``, or ``None`` if no title."""
-        line, lines, draft = self.lines[i], self.lines, self.draft
-        strict = draft is None or not draft.in_metadata
-        if line.kind != TEXT or not looks_like_title(line.text, strict):
-            return None
-        j = i
-        while j + 1 < len(lines) and lines[j + 1].text == line.text:
-            j += 1
-        if j + 1 < len(lines) and self._opens_fiche(lines[j + 1], doubled=j > i):
-            return j + 1
-        return None
-
-    def _opens_fiche(self, after: Line, doubled: bool) -> bool:
-        """Does ``after``, the line after a title candidate (and its copies), open a fiche?"""
-        draft = self.draft
-        if draft is None:
-            return after.kind == HEADING or (doubled and after.kind == LABEL)
-        if after.kind == LABEL:
-            return doubled and draft.in_metadata and ("field", after.name) in draft.blocks
-        if after.kind != HEADING or after.name == MORE:
-            return False
-        current = draft.target[1] if draft.target else ""
-        seen = ("section", after.name) in draft.blocks or _rank(after.name) <= _rank(current)
-        if doubled:
-            return draft.in_metadata or seen
-        return draft.in_metadata and (seen or after.name in OPENING)
-
-    def _feed(self, i: int) -> None:
-        """Route one line that does not start a fiche."""
-        line, draft = self.lines[i], self.draft
-        if draft is None:
-            self.orphans.append(line)
-        elif line.kind == HEADING:
-            self._heading(line, draft)
-        elif line.kind == LABEL:
-            self._label(line, draft)
-        elif self._unknown_heading(i, draft):
-            self.warn(line.no, f"rubrique inconnue « {line.text} » gardée comme section")
-            draft.open(("section", line.text))
-        else:
-            draft.blocks[draft.target].append(line)
-
-    def _heading(self, line: Line, draft: _Draft) -> None:
-        key = ("section", line.name)
-        if draft.fresh(key):
-            self.removed["repeated_line"] += 1
-            return
-        if key in draft.blocks and draft.in_metadata:
-            self.warn(line.no, f"rubrique « {line.name} » répétée sans titre de fiche reconnaissable "
-                      "avant : fiche ignorée jusqu'au titre suivant (ajoutez son titre dans l'export)")
-            self.draft = None
-            self.orphans.append(line)
-            return
-        if key in draft.blocks:
-            self.warn(line.no, f"rubrique « {line.name} » répétée dans « {draft.title} » : textes réunis")
-        elif draft.in_metadata and line.name != MORE:
-            self.warn(line.no, f"rubrique « {line.name} » après les métadonnées, "
-                      f"rattachée à « {draft.title} »")
-        draft.open(key)
-
-    def _label(self, line: Line, draft: _Draft) -> None:
-        key = ("field", line.name)
-        draft.in_metadata = True
-        if draft.fresh(key):
-            self.removed["repeated_line"] += 1
-            return
-        if key in draft.blocks:
-            self.warn(line.no, f"champ « {line.name} » répété dans « {draft.title} » : valeurs réunies")
-        draft.open(key)
-
-    def _unknown_heading(self, i: int, draft: _Draft) -> bool:
-        """A short heading-like line between a finished paragraph and a longer text line."""
-        line, lines = self.lines[i], self.lines
-        if draft.in_metadata or not looks_like_heading(line.text) or i + 1 >= len(lines):
-            return False
-        previous, after = draft.blocks[draft.target], lines[i + 1]
-        return (
-            bool(previous)
-            and ends_paragraph(previous[-1].text)
-            and after.kind == TEXT
-            and len(after.text) > len(line.text)
-            and (ends_paragraph(after.text) or len(after.text.split()) > 8)
-        )
-
-    def _flush_orphans(self) -> None:
-        if self.orphans:
-            first, last = self.orphans[0].no, self.orphans[-1].no
-            self.warn(first, f"{len(self.orphans)} ligne(s) hors fiche ignorée(s) (lignes {first}-{last})")
-            self.orphans = []
-
-
-def _build(draft: _Draft, removed: Counter[str]) -> Fiche:
+def _build(draft: Draft, removed: Counter[str]) -> Fiche:
     """The fiche of a draft: repeats dropped, empty blocks omitted, multi-valued as lists."""
     sections: dict[str, str] = {}
     metadata: dict[str, str | list[str]] = {}
@@ -231,7 +56,7 @@ def _build(draft: _Draft, removed: Counter[str]) -> Fiche:
     return Fiche(id=slugify(draft.title), title=draft.title, sections=sections, metadata=metadata)
 
 
-def _assign_ids(drafts: list[_Draft], report: ImportReport, removed: Counter[str], source: str) -> None:
+def _assign_ids(drafts: list[Draft], report: ImportReport, removed: Counter[str], source: str) -> None:
     """Build the fiches, drop exact duplicate fiches, give colliding slugs -2, -3…"""
     used: dict[str, Fiche] = {}
     warn = report.warnings.append
@@ -264,7 +89,7 @@ def parse_export(text: str, denylist: Sequence[str], source: str = "<export>",
         cleaned = clean_line(raw.strip(), denylist, removed) if raw.strip() else None
         if cleaned:
             lines.append(classify(no, cleaned))
-    parser = _Parser(lines, source, removed)
+    parser = ExportParser(lines, source, removed)
     drafts = parser.run()
     report = ImportReport(warnings=parser.warnings)
     _assign_ids(drafts, report, removed, source)

@@ -34,7 +34,8 @@ def test_json_stdout_is_pure_json_and_out_option(tmp_path):
     done = run(str(SEED), "--json", "--out", str(tmp_path / "ailleurs"), corpus=tmp_path / "fiches")
     assert done.returncode == 0
     fiches = json.loads(done.stdout)
-    assert len(fiches) == 10 and set(fiches[0]) == {"id", "title", "sections", "metadata"}
+    assert len(fiches) == 10
+    assert set(fiches[0]) == {"id", "title", "commune", "departement", "region", "sections", "metadata"}
     assert fiches[0]["title"] == "Accueil en Mairie de brest"
     assert fiches[0]["metadata"]["Partenaires associés"] == ["Agence DETEA"]
     assert "10 fiches importées" in done.stderr

@@ -34,6 +34,7 @@ import httpx
 from rag.answer.backends.base import Backend, ContextOverflow, ContextWindow
 from rag.answer.backends.http_errors import (
     error_text,
+    json_body,
     retry_after_seconds,
     scrub,
     status_error,
@@ -173,12 +174,7 @@ class HttpBackend(Backend):
     def _get_json(self, url: str, body: dict[str, Any] | None = None) -> Any:
         """``GET url`` (``POST body`` if given) as JSON; ``None`` unless it answered 200."""
         response = self._client.post(url, json=body) if body is not None else self._client.get(url)
-        if response.status_code != 200:
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            return None
+        return json_body(response) if response.status_code == 200 else None
 
     def close(self) -> None:
         self._client.close()

@@ -13,7 +13,7 @@ import email.utils
 import json
 import re
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -33,12 +33,17 @@ def error_text(error: object, secret: str | None) -> str:
     return scrub(" ".join(text.split())[:200], secret)
 
 
+def json_body(response: httpx.Response) -> Any:
+    """The decoded JSON body of a response, ``None`` when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
 def server_message(response: httpx.Response, secret: str | None) -> str:
     """The error text of a non-200 answer, whatever its shape."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
+    data = json_body(response)
     if isinstance(data, dict):
         return error_text(data.get("error", data.get("detail", data.get("message", data))), secret)
     return error_text(response.text, secret)
@@ -81,10 +86,7 @@ def context_overflow(name: str, response: httpx.Response, secret: str | None) ->
     (« maximum context length is N tokens », « exceeds the available context size (N
     tokens) », « exceed context window of N »); the window and the prompt length the
     server counted are read from the message or the ``n_ctx``/``n_prompt_tokens`` fields."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
+    data = json_body(response)
     error = data.get("error", data) if isinstance(data, dict) else None
     fields = error if isinstance(error, dict) else {}
     text = str(fields.get("message", error if error is not None else response.text))
