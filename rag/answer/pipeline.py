@@ -35,7 +35,7 @@ from rag.answer.question import History, standalone_question
 from rag.answer.sources import evidence_summary, make_sources, order_sources
 from rag.answer.support import Similarity, embedder_similarity, unsupported
 from rag.catalogue.catalogue import Catalogue
-from rag.catalogue.spam import link_guard
+from rag.catalogue.spam import LinkGuard, link_guard
 from rag.config import Settings
 from rag.errors import BackendError, ConfigError
 from rag.search.filters import FILTER_FIELDS, PLACE_KEYS, check_filters, infer_filters, place_depth
@@ -75,7 +75,7 @@ class AnswerRun:
 
     def __init__(self, *, question: str, standalone: str, filters: dict[str, str], backend: Backend,
                  sources: list[Source], given: list[Passage], request: GenerationRequest | None,
-                 abstain_text: str | None, notices: list[str], guard: tuple,
+                 abstain_text: str | None, notices: list[str], guard: LinkGuard,
                  retry: Callable[[ContextOverflow], tuple[GenerationRequest, list[Passage]]] | None = None,
                  similarity: Similarity | None = None) -> None:
         self.question, self.standalone, self.filters = question, standalone, filters
@@ -162,6 +162,8 @@ class AnswerRun:
         if self._result is None:
             for _ in self.stream():
                 pass
+        if self._result is None:  # stream() always finishes it
+            raise AssertionError("the answer stream ended without a result")
         return self._result
 
 
@@ -190,13 +192,13 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
     similarity = passage_similarity(services.retriever.embedder, standalone, passages)
     decision = _decide(standalone, hits, wanted, services, similarity)
     spam = services.spam_patterns()
-    run = dict(question=text, standalone=standalone, filters=wanted, backend=engine, notices=notices,
-               guard=link_guard(spam))
+    run = functools.partial(AnswerRun, question=text, standalone=standalone, filters=wanted, backend=engine,
+                            notices=notices, guard=link_guard(spam))
     if decision.abstain:
         closest = hits or services.retriever.search(standalone, k=k, mode=settings.search_mode)
         sources = make_sources(closest, fiches, spam)
         text = prompts.abstain.render(question=text, raison=decision.reason, initiatives=_initiatives(sources))
-        return AnswerRun(**run, sources=sources, given=[], request=None, abstain_text=text)
+        return run(sources=sources, given=[], request=None, abstain_text=text)
     request, given = _request(standalone, passages, engine, prompts, settings, notices)
     if not engine.uses_llm:  # extractive: sentences weighed by meaning too; a place's initiatives listed
         request = request.model_copy(update={"filters": wanted, "similarity": similarity})
@@ -206,9 +208,8 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
                        "elle a été raccourcie et renvoyée.")
         return _request(standalone, passages, engine, prompts, settings, notices, refused=(overflow, request))
 
-    return AnswerRun(**run, sources=make_sources(hits, fiches, spam), given=given, request=request, abstain_text=None,
-                     retry=retry if engine.uses_llm else None,
-                     similarity=embedder_similarity(services.retriever.embedder))
+    return run(sources=make_sources(hits, fiches, spam), given=given, request=request, abstain_text=None,
+               retry=retry if engine.uses_llm else None, similarity=embedder_similarity(services.retriever.embedder))
 
 
 def _decide(standalone: str, hits: list[Hit], filters: dict[str, str], services: AnswerContext,

@@ -64,8 +64,11 @@ def mask_spam(text: str, patterns: Sequence[str], mask: str = SPAM_MASK) -> str:
 
 _LINK_STARTS = ("http://", "https://", "www.")
 
+LinkGuard = tuple[Callable[[str], str], Callable[[str], bool]]
+"""What :func:`link_guard` returns: the mask for released text, the hold test for a word."""
 
-def link_guard(patterns: list[str]) -> tuple[Callable[[str], str], Callable[[str], bool]]:
+
+def link_guard(patterns: list[str]) -> LinkGuard:
     """For :class:`rag.answer.citations.CitationStream`: mask URLs matching the deny-list
     ``patterns`` (see :func:`load_denylist`) in released text, and hold back an unfinished word
     that may still become one (URL-like, or ending with the start of a pattern). Without

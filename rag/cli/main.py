@@ -61,6 +61,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     """Search the index (one question, or one per stdin line with ``-``); the index is
     built or brought up to date first (message on stderr), the model loaded once."""
+    from rag.cli.output import hit_json
     from rag.search.filters import check_filters
     from rag.services import Services
     from rag.text import clean_question
@@ -75,7 +76,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.question != "-":
         hits = services.retriever.search(args.question, k=args.k, mode=mode, filters=filters)
         if args.json:
-            _print_json({"query": args.question, "hits": [_hit_json(h) for h in hits]})
+            _print_json({"query": args.question, "hits": [hit_json(h) for h in hits]})
         for n, hit in enumerate([] if args.json else hits, start=1):
             print(f"{n:>2}. [{hit.score:.4f}] {hit.chunk.header} ({hit.chunk.fiche_id})")
             print(f"    {' '.join(hit.chunk.text.split())[:200]}")
@@ -84,17 +85,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         if line.strip():
             try:
                 hits = services.retriever.search(line.strip(), k=args.k, mode=mode, filters=filters)
-                _print_json({"query": line.strip(), "hits": [_hit_json(h) for h in hits]})
+                _print_json({"query": line.strip(), "hits": [hit_json(h) for h in hits]})
             except RagError as exc:  # one bad line does not end the batch
                 _print_json({"query": line.strip(), "hits": [], "error": str(exc)})
     return 0
-
-
-def _hit_json(hit) -> dict:
-    """One search hit as the JSON shape of ``search --json``."""
-    chunk = hit.chunk
-    return {"fiche_id": chunk.fiche_id, "title": chunk.title, "section": chunk.section,
-            "score": round(hit.score, 6), "text": chunk.text}
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -211,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--embedder", default=None, help="override RAG_EMBEDDER (use its own RAG_DATA_DIR)")
     p.add_argument("--details", action="store_true", help="list the questions whose gold is missed")
-    p.add_argument("--infer-filters", action="store_true", help="apply the filters inferred from each question, as `ask` does")
+    p.add_argument("--infer-filters", action="store_true",
+                   help="apply the filters inferred from each question, as `ask` does")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
 

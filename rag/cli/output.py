@@ -1,9 +1,16 @@
-"""How the CLI prints an answer: the ``ask --json`` document and the numbered sources
-for a terminal."""
+"""How the CLI prints results: a ``search --json`` hit, the ``ask --json`` document and
+the numbered sources for a terminal."""
 
 from __future__ import annotations
 
-from rag.types import Answer, Source
+from rag.types import Answer, Hit, Source
+
+
+def hit_json(hit: Hit) -> dict[str, object]:
+    """One search hit as the JSON shape of ``search --json``."""
+    chunk = hit.chunk
+    return {"fiche_id": chunk.fiche_id, "title": chunk.title, "section": chunk.section,
+            "score": round(hit.score, 6), "text": chunk.text}
 
 
 def answer_json(answer: Answer) -> dict[str, object]:

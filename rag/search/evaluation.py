@@ -161,7 +161,7 @@ def _aggregate(results: list[QuestionResult], cutoffs: list[int]) -> Metrics:
     return Metrics(
         n=len(covered),
         recall={c: statistics.fmean(r.recall[c] for r in covered) for c in cutoffs},
-        mrr=statistics.fmean(r.rr for r in covered),
+        mrr=statistics.fmean(r.rr for r in covered if r.rr is not None),
     )
 
 
@@ -244,7 +244,7 @@ def _metrics_table(report: EvalReport) -> list[str]:
     width = len(head)
     lines = [f"{'':16}" + "".join(f" | {m.mode:<{width}}" for m in modes),
              f"{'type':12}{'n':>4}" + f" | {head}" * len(modes)]
-    rows = [("ensemble", [m.overall for m in modes])]
+    rows: list[tuple[str, list[Metrics | None]]] = [("ensemble", [m.overall for m in modes])]
     rows += [(kind, [m.per_kind.get(kind) for m in modes]) for kind in modes[0].per_kind]
     for label, metrics in rows:
         cells = "".join(f" | {_metrics_cells(m, report.cutoffs) if m else '-':<{width}}" for m in metrics)

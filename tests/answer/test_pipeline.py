@@ -127,7 +127,7 @@ def test_bad_questions(services: Services) -> None:
     for empty in ["", "   ", "\x00\x01\n\t"]:
         with pytest.raises(InputError, match="question vide"):
             ask(empty, services)
-    with pytest.raises(InputError, match="unknown filter 'couleur'"):
+    with pytest.raises(InputError, match="filtre inconnu « couleur »"):
         ask(COVERED, services, filters={"couleur": "bleu"})
     result = ask("préserver\x00 l'anonymat\x07 dans la salle d'attente " + "très " * 2000, services).result
     assert "\x00" not in result.question and len(result.question) <= services.settings.max_question_chars

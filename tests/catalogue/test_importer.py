@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from pathlib import Path
@@ -68,7 +69,7 @@ def seed():
 
 def test_seed_gives_its_ten_fiches_with_sections_and_metadata(seed):
     assert [f.title for f in seed.fiches] == [t for t, *_ in SEED_FICHES]
-    for fiche, (_, sections, ville, partners) in zip(seed.fiches, SEED_FICHES):
+    for fiche, (_, sections, ville, partners) in zip(seed.fiches, SEED_FICHES, strict=True):
         assert list(fiche.sections) == sections, fiche.title
         assert fiche.metadata[VILLE] == ville
         assert fiche.values(PARTENAIRES) == partners
@@ -94,7 +95,8 @@ def test_seed_no_spam_no_repeats_and_texts_kept_verbatim(seed):
         "- Bînome designer et sociologue", "- Immersion dans 2 Maisons de Services Au Public (MSAP)",
         "- Synthèse et préconisations",
         "- Organisation d'un atelier de co-conception avec la Préfecture et les opérateurs", "- Synthèse"]
-    assert denis.sections[D].split("\n")[1] == "-Réalisation d'un semainier de l'offre aux démarches en ligne sur la commune."
+    assert denis.sections[D].split("\n")[1] == (
+        "-Réalisation d'un semainier de l'offre aux démarches en ligne sur la commune.")
     assert CONTACT not in denis.metadata and LIEN not in region.metadata and LIEN not in cdas.metadata
     assert MOT_CLEF not in nantes.metadata
     assert "cerLiberté tain.e.s" in last.sections[R]  # the authors' typo is kept
@@ -105,7 +107,7 @@ def test_unseen_export_same_form_renamed_and_reordered():
     lines = SEED.read_text(encoding="utf-8").split("\n")
     starts = [n - 1 for n in SEED_TITLE_LINES] + [len(lines)]
     blocks = []
-    for k, (a, b) in enumerate(zip(starts, starts[1:])):
+    for k, (a, b) in enumerate(itertools.pairwise(starts)):
         new_title = f"Initiative inconnue numéro {k}"
         blocks.append([new_title, new_title] + lines[a + 2:b])
     text = "\n".join(line for block in reversed(blocks) for line in block)
@@ -289,7 +291,7 @@ def test_utf16_export_with_bom_is_decoded(tmp_path):
     (b"\n  \n", "est vide"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "n'est pas un fichier texte"),
     (bytes(range(1, 9)) * 50, "n'est pas un fichier texte"),
-    ("Juste une phrase.\n".encode(), "aucune fiche"),
+    (b"Juste une phrase.\n", "aucune fiche"),
 ])
 def test_bad_files_fail_with_one_line_and_write_nothing(tmp_path, content, message):
     src = tmp_path / "x.txt"

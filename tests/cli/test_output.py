@@ -1,11 +1,12 @@
-"""rag.cli.output: the ``ask --json`` document and the sources printed in a terminal."""
+"""rag.cli.output: the ``search --json`` hit, the ``ask --json`` document and the sources
+printed in a terminal."""
 
 from __future__ import annotations
 
 import json
 
-from rag.cli.output import answer_json, format_sources
-from rag.types import Answer, Source, Unsupported
+from rag.cli.output import answer_json, format_sources, hit_json
+from rag.types import Answer, Chunk, Hit, Source, Unsupported
 
 
 def source(n: int, fiche_id: str, cited: bool, ville: str = "", url: str = "") -> Source:
@@ -61,3 +62,11 @@ def test_an_abstention_lists_the_closest_initiatives() -> None:
         "Éléments de preuve : aucun passage suffisamment pertinent"]
     alone = refused.model_copy(update={"sources": []})
     assert format_sources(alone) == "\nÉléments de preuve : aucun passage suffisamment pertinent"
+
+
+def test_hit_json_is_the_search_json_shape() -> None:
+    chunk = Chunk(id="brest::description::0", fiche_id="brest", title="Titre brest", section="Description",
+                  text="Accueil repensé.", metadata={"ville": "Brest"})
+    assert hit_json(Hit(chunk, 0.123456789, dense=0.5)) == {
+        "fiche_id": "brest", "title": "Titre brest", "section": "Description", "score": 0.123457,
+        "text": "Accueil repensé."}
