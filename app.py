@@ -1,19 +1,25 @@
 """Streamlit app: a chat over the catalogue of public-service reception initiatives.
 
-Run with ``streamlit run app.py``. This file only renders: answers come from
-``rag.answer.pipeline.ask`` and long-lived objects (store, embedder, backends) from
-``rag.ui.services`` (``st.cache_resource``). Pages are declared with ``st.navigation``:
-the chat (below) and ``pages/1_Catalogue.py``.
+Run with ``make run`` (``streamlit run app.py``). This file only renders: answers come
+from ``rag.answer.pipeline.ask``, long-lived objects (store, embedder, backends, the
+conversations database) from ``rag.ui.services`` (``st.cache_resource``). Pages are
+declared with ``st.navigation``: the chat (below), ``pages/1_Catalogue.py`` and
+``pages/2_Retours.py``. The open conversation is in the URL (``?c=<id>``).
 """
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
-from rag.ui.chat import PENDING_KEY, answer_live, guarded, render_turn
+from rag.ui.chat import PENDING_KEY, Pending, answer_live, guarded, open_cited, render_turn
+from rag.ui.conversations import Storage, conversation_list, open_conversation
+from rag.ui.identity import account_box, require_user
+from rag.ui.rendering import escape_markdown
 from rag.ui.services import ensure_ready, get_app_services
-from rag.ui.sidebar import render_export, render_sidebar
-from rag.ui.state import history, turns
+from rag.ui.sidebar import render_export, render_settings
+from rag.ui.state import chat_state
 
 EXAMPLES = (
     "Comment améliorer l'accueil en mairie ?",
@@ -26,46 +32,61 @@ def _ask_example() -> None:
     """Callback: an example chip was clicked -> ask it."""
     question = st.session_state.get("example")
     if question:
-        st.session_state[PENDING_KEY] = {"question": question, "keep": None, "replace": None}
+        st.session_state[PENDING_KEY] = Pending(question)
+        st.session_state["example"] = None
 
 
 def _welcome() -> None:
     """The empty state: what the assistant does, and example questions."""
     st.markdown(
         "Posez une question sur les initiatives d'accueil du service public : chaque réponse "
-        "cite ses sources **[n]**, que vous pouvez ouvrir pour lire la fiche complète."
+        "cite ses sources **[n]** ; cliquez sur un numéro pour lire le passage dans sa fiche."
     )
     st.pills("Exemples", EXAMPLES, key="example", on_change=_ask_example)
 
 
-def _next_question() -> dict | None:
+def _next_question() -> Pending | None:
     """The question to answer in this run: typed, an example, or re-asked without some
-    inferred filters (``keep``: the inferred filters kept; ``replace``: the turn it replaces)."""
+    inferred filters."""
     typed = st.chat_input("Posez votre question sur les initiatives…", max_chars=2000)
     pending = st.session_state.pop(PENDING_KEY, None)
     if typed is not None:
-        return {"question": typed, "keep": None, "replace": None}
-    return pending
+        return Pending(typed)
+    return pending if isinstance(pending, Pending) else None
 
 
 def chat_page() -> None:
-    """The chat: sidebar, past turns, then the new question's live answer."""
+    """The chat: sidebar (conversations, filters, settings), the open conversation's
+    turns, then the new question's live answer."""
+    started = time.perf_counter()
+    st.set_page_config(page_title="Assistant — Initiatives d'accueil")
     st.title("Assistant des initiatives d'accueil")
     services = ensure_ready(get_app_services())
+    user = require_user()
+    chat = chat_state(st.session_state)
+    storage = Storage(services, user)
+    open_conversation(chat, storage)
     fiches = services.fiches
-    options = render_sidebar(services.settings, list(fiches.values()))
-    session_turns = turns(st.session_state)
-    nxt = _next_question()
-    if nxt and nxt["replace"]:  # re-asked without some inferred filters: replaces its turn
-        session_turns[:] = [t for t in session_turns if t.id != nxt["replace"]]
-    if not session_turns and not nxt:
+    with st.sidebar:
+        account_box()
+        st.subheader("Conversations")
+        conversations = st.container()  # filled at the end: lists the conversation this run creates
+    options = render_settings(services.settings, list(fiches.values()))
+    for notice in chat.notices:
+        st.info(escape_markdown(notice), icon=":material/info:")
+    chat.notices.clear()
+    pending = _next_question()
+    if not chat.turns and not pending:
         _welcome()
-    for turn in session_turns:
-        render_turn(turn, fiches, services.settings)
-    if nxt:
-        turn = answer_live(nxt["question"], services, options, history(st.session_state), nxt["keep"])
-        session_turns.append(turn)
-    render_export(options)
+    for position, turn in enumerate(chat.turns):
+        render_turn(turn, position, chat, fiches, storage)
+    open_cited(chat, fiches)
+    if pending:
+        answer_live(pending, services, options, chat, storage, started)
+    storage.notice()
+    with conversations:
+        conversation_list(storage, chat, ASSISTANT)
+    render_export(chat.turns, options.backend)
 
 
 def assistant() -> None:
@@ -73,9 +94,11 @@ def assistant() -> None:
     guarded(chat_page, icon=":material/error:")
 
 
-st.set_page_config(page_title="Initiatives d'accueil — assistant", page_icon="💬", layout="wide")
+st.set_page_config(page_icon="💬", layout="wide")
+ASSISTANT = st.Page(assistant, title="Assistant", icon=":material/chat:", default=True)
 navigation = st.navigation([
-    st.Page(assistant, title="Assistant", icon=":material/chat:", default=True),
+    ASSISTANT,
     st.Page("pages/1_Catalogue.py", title="Catalogue", icon=":material/menu_book:"),
+    st.Page("pages/2_Retours.py", title="Retours", icon=":material/reviews:"),
 ])
 navigation.run()

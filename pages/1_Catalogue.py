@@ -1,5 +1,6 @@
-"""Catalogue page: browse and search every fiche, charts of the catalogue, and a
-side-by-side comparison of 2–4 fiches aligned by section.
+"""Catalogue page: browse and search every fiche, charts of the catalogue (each followed
+by its data as a table, for screen readers), and a side-by-side comparison of 2–4 fiches
+aligned by section.
 
 Corpus text is rendered escaped (``rag.ui.rendering``); nothing uses ``unsafe_allow_html``.
 """
@@ -11,14 +12,15 @@ from collections import Counter
 import pandas as pd
 import streamlit as st
 
-from rag.catalogue.fiche import ECHELLE, SECTIONS, TYPE_ACTEUR, VILLE, Fiche
+from rag.catalogue.fiche import ECHELLE, REGION, SECTIONS, TYPE_ACTEUR, VILLE, Fiche
 from rag.text import fold_spaced
 from rag.ui.chat import guarded
 from rag.ui.rendering import escape_markdown
 from rag.ui.services import get_app_services
-from rag.ui.sources import metadata_markdown, render_fiche
+from rag.ui.sources import heading, metadata_markdown, render_fiche
 
-CHARTS = ((ECHELLE, "Par échelle d'action"), (TYPE_ACTEUR, "Par type d'acteur"), (VILLE, "Par ville"))
+CHARTS = ((REGION, "Par région"), (ECHELLE, "Par échelle d'action"), (TYPE_ACTEUR, "Par type d'acteur"),
+          (VILLE, "Par ville"))
 TOP = 15
 
 
@@ -36,16 +38,26 @@ def counts(fiches: list[Fiche], field: str) -> pd.DataFrame:
     return pd.DataFrame({"valeur": [v for v, _ in top], "fiches": [n for _, n in top]})
 
 
+def chart(fiches: list[Fiche], field: str, title: str) -> None:
+    """One bar chart under a heading, then the same numbers as a table."""
+    heading(2, title)
+    data = counts(fiches, field)
+    if data.empty:
+        st.caption("Aucune valeur renseignée.")
+        return
+    summary = ", ".join(f"{v} : {n}" for v, n in zip(data["valeur"], data["fiches"], strict=True))
+    st.bar_chart(data, x="valeur", y="fiches", horizontal=True, height=260,
+                 alt=f"Nombre de fiches {title.lower()} : {summary}")
+    with st.expander(f"Données du graphique « {title} »"):
+        st.table(data.rename(columns={"valeur": "Valeur", "fiches": "Fiches"}).set_index("Valeur"))
+
+
 def charts(fiches: list[Fiche]) -> None:
-    """Three bar charts: échelle, type d'acteur, ville."""
-    for column, (field, title) in zip(st.columns(len(CHARTS)), CHARTS, strict=True):
-        with column:
-            st.markdown(f"**{title}**")
-            data = counts(fiches, field)
-            if data.empty:
-                st.caption("Aucune valeur renseignée.")
-            else:
-                st.bar_chart(data, x="valeur", y="fiches", horizontal=True, height=260)
+    """Bar charts by région, échelle, type d'acteur and ville, two per row."""
+    for row in range(0, len(CHARTS), 2):
+        for column, (field, title) in zip(st.columns(2), CHARTS[row:row + 2], strict=False):
+            with column:
+                chart(fiches, field, title)
 
 
 def browse(fiches: list[Fiche]) -> None:
@@ -55,7 +67,7 @@ def browse(fiches: list[Fiche]) -> None:
     st.caption(f"{len(found)} fiche(s) sur {len(fiches)}")
     for fiche in found:
         with st.expander(escape_markdown(fiche.title, line_breaks=False)):
-            render_fiche(fiche)
+            render_fiche(fiche, level=2)
 
 
 def compare(fiches: list[Fiche]) -> None:
@@ -68,13 +80,14 @@ def compare(fiches: list[Fiche]) -> None:
         return
     picked = [by_id[fid] for fid in chosen]
     for column, fiche in zip(st.columns(len(picked)), picked, strict=True):
-        column.markdown(f"### {escape_markdown(fiche.title, line_breaks=False)}")
+        with column:
+            heading(2, fiche.title)
         column.markdown("\n".join(metadata_markdown(fiche)) or "—")
     names = list(SECTIONS) + sorted({s for f in picked for s in f.sections} - set(SECTIONS))
     for name in names:
         if not any(name in f.sections for f in picked):
             continue
-        st.markdown(f"#### {escape_markdown(name, line_breaks=False)}")
+        heading(3, name)
         for column, fiche in zip(st.columns(len(picked)), picked, strict=True):
             with column.container(border=True):
                 st.markdown(escape_markdown(fiche.sections.get(name, "—")))
@@ -82,6 +95,7 @@ def compare(fiches: list[Fiche]) -> None:
 
 def catalogue_page() -> None:
     """The page: tabs for browsing, charts and comparison."""
+    st.set_page_config(page_title="Catalogue — Initiatives d'accueil")
     st.title("Catalogue des initiatives")
     fiches = sorted(get_app_services().services.fiches.values(), key=lambda f: fold_spaced(f.title))
     if not fiches:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 pytest_plugins = ["tests.support.fake_llm_server", "tests.support.chroma_server", "tests.support.postgres",
-                  "tests.support.api_server", "tests.support.llama"]
+                  "tests.support.api_server", "tests.support.llama", "tests.support.streamlit_app"]
 
 # CI replays the same examples every run (derandomized), so a landing run cannot fail on
 # an example never seen before; locally, each run explores new examples.

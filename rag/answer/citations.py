@@ -12,7 +12,9 @@ Models cite their own way; every common form becomes ``[n]``:
   mois » quoted from a fiche is left alone.
 
 Unknown numbers are removed from the text (a group left empty disappears with the space
-before it; a bare label keeps its word) and reported. :class:`CitationStream` does the
+before it; a bare label keeps its word) and reported. With ``renumber``, the passages
+cited are shown numbered in order of first citation: the first one cited is ``[1]``
+(the sources are renumbered the same way: :func:`rag.answer.sources.order_sources`). :class:`CitationStream` does the
 same on streamed text: it holds back only what may still become a citation (an open
 ``[``, a ``Pass`` that may become ``Passage 1``, a citation that may go on) or a word that
 may become a spam link, so what is shown is exactly the final cleaned answer.
@@ -72,11 +74,17 @@ def _numbers(inner: str) -> list[int]:
 
 @dataclass
 class CitationCheck:
-    """Cleaned text, valid numbers in order of first appearance, removed unknown numbers."""
+    """Cleaned text, valid numbers (as given) in order of first appearance, removed
+    unknown numbers; with ``renumber`` the text shows ``cited[i]`` as ``[i + 1]``."""
 
     text: str = ""
     cited: list[int] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)
+    renumber: bool = False
+
+    def shown(self, n: int) -> int:
+        """How the valid passage number ``n`` is written in the text."""
+        return self.cited.index(n) + 1 if self.renumber else n
 
     def _replace(self, match: regex.Match[str], valid: Collection[int]) -> str:
         inner = match["square"] or match["wide"] or match["paren"] or match["bare"]
@@ -86,7 +94,7 @@ class CitationCheck:
             bucket = self.cited if n in valid else self.removed
             if n not in bucket:
                 bucket.append(n)
-        cites = "".join(f"[{n}]" for n in keep)
+        cites = "".join(f"[{self.shown(n)}]" for n in keep)
         if match["word"]:
             return match["lead"] + match["word"] + (" " + cites if cites else "")
         if cites:
@@ -106,9 +114,9 @@ class CitationCheck:
         return "".join(out)
 
 
-def verify_citations(text: str, valid: Collection[int]) -> CitationCheck:
+def verify_citations(text: str, valid: Collection[int], *, renumber: bool = False) -> CitationCheck:
     """Clean ``text`` against the given passage numbers ``valid``."""
-    check = CitationCheck()
+    check = CitationCheck(renumber=renumber)
     check.text = check._clean(text, set(valid))
     return check
 
@@ -124,11 +132,11 @@ class CitationStream:
     """
 
     def __init__(self, valid: Collection[int], transform: Callable[[str], str] | None = None,
-                 hold: Callable[[str], bool] | None = None) -> None:
+                 hold: Callable[[str], bool] | None = None, *, renumber: bool = False) -> None:
         self.valid = set(valid)
         self.transform = transform or (lambda s: s)
         self.hold = hold or (lambda word: False)
-        self.check = CitationCheck()
+        self.check = CitationCheck(renumber=renumber)
         self._pending = ""
         self._before = ""  # the last character released, raw: ``ressource 2`` is no citation
 

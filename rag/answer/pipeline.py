@@ -32,7 +32,7 @@ from rag.answer.hyde import search_text
 from rag.answer.evidence import passage_similarity
 from rag.answer.prompting import SAFETY, Prompts, build_messages
 from rag.answer.question import History, standalone_question
-from rag.answer.sources import evidence_summary, make_sources, order_sources
+from rag.answer.sources import evidence_summary, make_sources, numbering, order_sources, renumber_passages
 from rag.answer.support import Similarity, embedder_similarity, unsupported
 from rag.catalogue.catalogue import Catalogue
 from rag.catalogue.spam import LinkGuard, link_guard
@@ -112,7 +112,7 @@ class AnswerRun:
         if self._result is not None:
             yield self._result.answer
             return
-        cleaner = CitationStream([p.n for p in self.given], transform=self._mask, hold=self._hold)
+        cleaner = CitationStream([p.n for p in self.given], transform=self._mask, hold=self._hold, renumber=True)
         error = None
         try:
             for chunk in self._chunks(cleaner):
@@ -134,7 +134,8 @@ class AnswerRun:
 
     def _finish(self, cleaner: CitationStream, error: str | None) -> None:
         check = cleaner.check
-        sources = order_sources(self.sources, check.cited)
+        sources = order_sources(self.sources, check.cited)  # renumbered as the text shows them: [1] first
+        given = renumber_passages(self.given, numbering((s.n for s in self.sources), check.cited))
         citations = [s for s in sources if s.cited]
         said_not_covered = not citations and bool(NOT_COVERED.search(check.text))
         abstained = self.abstained or (said_not_covered and error is None)
@@ -142,19 +143,19 @@ class AnswerRun:
         self._result = Answer(
             question=self.question, standalone_question=self.standalone, answer=text,
             citations=citations, sources=sources, abstained=abstained, backend=self.backend.name,
-            evidence=evidence_summary(self.given, citations, abstained), error=error,
+            evidence=evidence_summary(given, citations, abstained), error=error,
             removed_citations=check.removed, filters=self.filters, notices=self.notices,
-            unsupported=[] if abstained else self._unsupported(text),
+            unsupported=[] if abstained else self._unsupported(text, given),
         )
 
-    def _unsupported(self, text: str) -> list[Unsupported]:
+    def _unsupported(self, text: str, given: list[Passage]) -> list[Unsupported]:
         """The sentences their citation does not back up (see :mod:`rag.answer.support`);
         a failing embedder only skips the similarity side of the check."""
         try:
-            return unsupported(text, self.given, self._similarity)
+            return unsupported(text, given, self._similarity)
         except Exception:  # the check must never cost the answer
             log.exception("support check failed; checking by term overlap only")
-            return unsupported(text, self.given)
+            return unsupported(text, given)
 
     @property
     def result(self) -> Answer:

@@ -30,12 +30,27 @@ def make_sources(hits: Iterable, fiches: Mapping[str, Fiche], denylist: list[str
     return sources
 
 
+def numbering(numbers: Iterable[int], cited: list[int]) -> dict[int, int]:
+    """Passage number -> number shown: the cited ones 1.. in order of first citation (as
+    :class:`~rag.answer.citations.CitationStream` writes them with ``renumber``), then
+    the others in rank order."""
+    order = list(dict.fromkeys(cited)) + sorted(set(numbers) - set(cited))
+    return {n: i for i, n in enumerate(order, start=1)}
+
+
 def order_sources(sources: list[Source], cited: list[int]) -> list[Source]:
-    """Cited sources first, in order of first citation (``cited=True``), then the rest."""
+    """Cited sources first, in order of first citation (``cited=True``), then the rest;
+    renumbered by :func:`numbering` so the first cited is ``[1]``."""
     by_n = {s.n: s for s in sources}
-    first = [by_n[n].model_copy(update={"cited": True}) for n in cited if n in by_n]
-    rest = [s.model_copy(update={"cited": False}) for s in sources if s.n not in set(cited)]
+    shown = numbering(by_n, cited)
+    first = [by_n[n].model_copy(update={"cited": True, "n": shown[n]}) for n in cited if n in by_n]
+    rest = [s.model_copy(update={"cited": False, "n": shown[s.n]}) for s in sources if s.n not in set(cited)]
     return first + rest
+
+
+def renumber_passages(passages: list[Passage], shown: Mapping[int, int]) -> list[Passage]:
+    """The passages numbered as the answer shows them (``shown``: :func:`numbering`)."""
+    return [p.model_copy(update={"n": shown.get(p.n, p.n)}) for p in passages]
 
 
 def _count(n: int, word: str) -> str:

@@ -1,5 +1,13 @@
-"""The chat's answer rendering: a live answer streamed from the pipeline, a past turn
-re-rendered from the session, the inferred-filter chips and the feedback form.
+"""The chat's answers: a live answer streamed from the pipeline, a past turn drawn again
+from the conversation, the inferred-filter chips and the citation dialog.
+
+Every assistant message has one fixed layout, live or past (:func:`_message_slots`):
+slot 0 the answer text, slot 1 what is shown while the answer is written (the passages
+found), then the details, written once. Nothing is written twice into one placeholder
+with different layouts: Streamlit's frontend keeps the children of a block replaced by
+a block of the same type, so the old live cards stayed under the answer and, when the
+kept children no longer matched the deltas that followed, the page went blank with
+``Cannot set a node at a delta path``.
 
 Errors never escape as tracebacks: a :class:`~rag.errors.RagError` shows its message
 (``st.error``) while the retrieved sources stay visible; anything else is logged and
@@ -9,33 +17,54 @@ shown as a generic message.
 from __future__ import annotations
 
 import logging
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from rag.answer.pipeline import ask
+from rag.answer.pipeline import AnswerRun, ask
 from rag.answer.support import describe
+from rag.catalogue.fiche import Fiche
+from rag.conversations import Timings
 from rag.errors import RagError
 from rag.search.filters import FILTER_FIELDS
-from rag.ui.feedback import append_feedback
-from rag.ui.rendering import escape_markdown, safe_markdown, safe_stream
+from rag.services import Services
+from rag.types import Answer, Source
+from rag.ui.citing import CITE_PARAM, cite_href, cited_sentence, linked_answer, parse_cite
+from rag.ui.conversations import Storage
+from rag.ui.feedback import feedback_form
+from rag.ui.rendering import escape_markdown, safe_markdown
 from rag.ui.sidebar import ChatOptions
-from rag.ui.sources import source_cards
-from rag.ui.state import Turn, turn_from_answer
+from rag.ui.sources import fiche_dialog, heading, source_card
+from rag.ui.state import ChatState, Turn
 
 log = logging.getLogger("rag.ui")
 
 GENERIC_ERROR = "Une erreur inattendue est survenue ; elle a été consignée dans le journal du serveur."
 PENDING_KEY = "pending_question"
+REDRAW_SECONDS = 0.05
+"""At most one redraw of the streamed text per this many seconds (fewer messages)."""
 
 
-def guarded(page, icon: str | None = None, name: str = "page") -> None:  # noqa: ANN001
+@dataclass
+class Pending:
+    """A question to answer in this run: ``keep`` the inferred filters kept when re-asked
+    after removing chips (``None``: infer them); ``before`` how many turns its history has."""
+
+    question: str
+    keep: dict[str, str] | None = None
+    before: int | None = None
+
+
+def guarded(page: Callable[[], None], icon: str | None = None, name: str = "page") -> None:
     """Run a page; errors become a readable message (with ``icon``), never a traceback.
     Unexpected errors are logged as "``name`` failed"."""
     try:
         page()
     except RagError as exc:
-        st.error(str(exc), icon=icon)
+        st.error(escape_markdown(str(exc)), icon=icon)
     except Exception:  # noqa: BLE001 - the UI never shows a traceback
         log.exception("%s failed", name)
         st.error(GENERIC_ERROR, icon=icon)
@@ -45,130 +74,194 @@ def _label(key: str, value: str) -> str:
     return f"{FILTER_FIELDS[key].label if key in FILTER_FIELDS else key} : {value}"
 
 
-def _reask(turn: Turn, widget_key: str) -> None:
-    """Callback: the user removed inferred filters -> ask the question again without them."""
+def _reask(turn: Turn, position: int, widget_key: str) -> None:
+    """Callback: the user removed inferred filters -> ask the question again without
+    them (as a new turn); the chips of the old turn are selected again."""
     kept_labels = set(st.session_state.get(widget_key) or [])
     kept = {k: v for k, v in turn.inferred.items() if _label(k, v) in kept_labels}
-    st.session_state[PENDING_KEY] = {"question": turn.question, "keep": kept, "replace": turn.id}
+    st.session_state[widget_key] = [_label(k, v) for k, v in turn.inferred.items()]
+    st.session_state[PENDING_KEY] = Pending(turn.question, keep=kept, before=position)
 
 
-def inferred_chips(turn: Turn) -> None:
+def inferred_chips(turn: Turn, position: int) -> None:
     """Filters deduced from the question, as chips the user can remove (re-asks)."""
     if not turn.inferred:
         return
     labels = [_label(k, v) for k, v in turn.inferred.items()]
     key = f"inferred_{turn.id}"
     st.pills("Filtres déduits de la question (cliquez pour retirer)", labels, selection_mode="multi",
-             default=labels, key=key, on_change=_reask, args=(turn, key),
+             default=labels, key=key, on_change=_reask, args=(turn, position, key),
              format_func=lambda label: escape_markdown(label, line_breaks=False))
 
 
-def _feedback_record(turn: Turn, rating: int, comment: str) -> dict[str, Any]:
-    """What one feedback line holds (no settings, hence no secret)."""
-    def brief(s: Any) -> dict[str, Any]:
-        return {"n": s.n, "fiche_id": s.fiche_id, "title": s.title, "section": s.section}
-
-    return {
-        "turn_id": turn.id, "rating": "up" if rating == 1 else "down", "comment": comment.strip(),
-        "question": turn.question, "answer": turn.answer, "backend": turn.backend,
-        "filters": turn.filters, "abstained": turn.abstained, "error": turn.error,
-        "cited": [brief(s) for s in turn.cited], "sources": [brief(s) for s in turn.sources],
-    }
+def _cards(sources: list[Source], turn: Turn, fiches: Mapping[str, Fiche]) -> None:
+    for source in sources:
+        sentence = cited_sentence(turn.answer.answer, source.n, source.text) if source.cited else None
+        source_card(source, fiches, key=f"{turn.id}_{source.n}", sentence=sentence)
 
 
-def feedback_form(turn: Turn, settings: Any) -> None:
-    """Thumbs up/down and an optional comment, appended to ``feedback.jsonl`` on submit."""
-    done_key = f"feedback_done_{turn.id}"
-    if st.session_state.get(done_key):
-        st.caption("Merci, votre avis a été enregistré.")
-        return
-    with st.form(key=f"feedback_{turn.id}", border=False):
-        rating = st.feedback("thumbs", key=f"rating_{turn.id}")
-        comment = st.text_input("Commentaire (facultatif)", key=f"comment_{turn.id}", max_chars=2000)
-        if st.form_submit_button("Envoyer l'avis"):
-            if rating is None:
-                st.warning("Choisissez 👍 ou 👎 avant d'envoyer.")
-                return
-            try:
-                append_feedback(settings.data_dir, _feedback_record(turn, rating, comment),
-                                secrets=(settings.api_key() or "",))
-            except OSError:
-                log.exception("feedback write failed")
-                st.error("Impossible d'enregistrer l'avis (voir le journal du serveur).")
-                return
-            st.session_state[done_key] = True
-            st.caption("Merci, votre avis a été enregistré.")
-
-
-def turn_details(turn: Turn, fiches: dict, settings: Any) -> None:
+def turn_details(turn: Turn, position: int, fiches: Mapping[str, Fiche], storage: Storage) -> None:
     """Everything under the answer text: notices, error, "non couvert", evidence, source
-    cards, inferred-filter chips, feedback."""
-    for notice in turn.notices:
+    cards (under real headings), inferred-filter chips, feedback."""
+    answer = turn.answer
+    for notice in answer.notices:
         st.info(escape_markdown(notice), icon=":material/info:")
-    if turn.error:
-        st.error(escape_markdown(turn.error), icon=":material/error:")
-    if turn.abstained:
+    if answer.error:
+        st.error(escape_markdown(answer.error), icon=":material/error:")
+    if answer.abstained:
         st.warning("**Non couvert** : le catalogue ne contient pas d'initiative répondant à cette "
                    "question. Voici les initiatives les plus proches.", icon=":material/search_off:")
-    if turn.evidence:
-        st.caption(escape_markdown(turn.evidence))
-    if turn.abstained:
-        source_cards(turn.sources, fiches, key=turn.id)
-    else:
+    if answer.evidence:
+        st.caption(escape_markdown(f"Appuis : {answer.evidence}"))
+    if answer.abstained and answer.sources:
+        heading(2, "Initiatives les plus proches")
+        _cards(answer.sources, turn, fiches)
+    elif not answer.abstained:
         if turn.cited:
-            st.markdown("**Sources citées**")
-            source_cards(turn.cited, fiches, key=turn.id)
+            heading(2, "Sources citées")
+            _cards(turn.cited, turn, fiches)
         if turn.others:
             with st.expander(f"Aussi retrouvés ({len(turn.others)})", expanded=not turn.cited):
-                source_cards(turn.others, fiches, key=turn.id)
-    inferred_chips(turn)
-    if turn.answer or turn.sources:
-        feedback_form(turn, settings)
+                _cards(turn.others, turn, fiches)
+    inferred_chips(turn, position)
+    if answer.answer or answer.sources:
+        feedback_form(turn, storage.store, storage.user_id)
 
 
-def render_turn(turn: Turn, fiches: dict, settings: Any) -> None:
+def _answer_text(turn: Turn, conversation_id: str | None) -> str:
+    """The answer as Markdown, its ``[n]`` linked when the turn is stored."""
+    if turn.saved and conversation_id:
+        href = lambda n: cite_href(conversation_id, turn.id, n)  # noqa: E731
+        return linked_answer(turn.answer.answer, {s.n for s in turn.cited}, href)
+    return linked_answer(turn.answer.answer, set(), None)
+
+
+def _message_slots() -> tuple[DeltaGenerator, DeltaGenerator]:
+    """The fixed head of an assistant message: answer text, then the live area."""
+    return st.empty(), st.empty()
+
+
+def render_turn(turn: Turn, position: int, chat: ChatState, fiches: Mapping[str, Fiche], storage: Storage) -> None:
     """A past turn: the question, then the answer and its details."""
     with st.chat_message("user"):
         st.markdown(escape_markdown(turn.question))
     with st.chat_message("assistant"):
-        if turn.answer:
-            st.markdown(safe_markdown(turn.answer))
-        turn_details(turn, fiches, settings)
+        text, _live = _message_slots()
+        if turn.answer.answer:
+            text.markdown(_answer_text(turn, chat.conversation_id))
+        turn_details(turn, position, fiches, storage)
 
 
-def _failed(question: str, message: str, filters: dict, sources: list) -> Turn:
-    """The turn kept when answering raised: the message, and the sources if retrieved."""
-    return Turn(question=question, error=message, filters=filters, sources=sources)
+def _live_sources(run: AnswerRun) -> str:
+    """What the live area shows while the answer is written: the passages found."""
+    lines = [f"- {escape_markdown(f'{s.title} › {s.section}', line_breaks=False)}" for s in run.sources]
+    return "Passages retrouvés — rédaction de la réponse…\n\n" + "\n".join(lines)
 
 
-def answer_live(question: str, services: Any, options: ChatOptions, history: list[tuple[str, str]],
-                keep: dict[str, str] | None = None) -> Turn:
-    """Ask the pipeline, show the retrieved passages at once, stream the answer, then
-    the final details. Returns the turn to keep in the session.
+def _stream(run: AnswerRun, text: DeltaGenerator, started: float) -> Timings:
+    """Stream the answer into ``text`` (a redraw at most every :data:`REDRAW_SECONDS`)."""
+    shown, first, last = "", None, 0.0
+    for chunk in run.stream():
+        if not chunk:
+            continue
+        shown += chunk
+        now = time.perf_counter()
+        first = first or now
+        if now - last >= REDRAW_SECONDS:
+            text.markdown(safe_markdown(shown) + " ▌")
+            last = now
+    end = time.perf_counter()
+    return Timings(first_token_ms=_ms((first or end) - started), total_ms=_ms(end - started))
 
-    ``keep`` is ``None`` for a new question (the pipeline infers filters from it), or the
-    inferred filters the user kept when re-asking after removing some chips."""
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def _failed(question: str, message: str, filters: dict[str, str], run: AnswerRun | None, backend: str) -> Answer:
+    """The answer kept when answering raised: the message, and the sources if retrieved."""
+    return Answer(question=question, standalone_question=run.standalone if run else question, answer="",
+                  citations=[], sources=list(run.sources) if run else [], abstained=False, backend=backend,
+                  evidence="", error=message, filters=filters)
+
+
+def _produce(question: str, services: Services, options: ChatOptions, history: list[tuple[str, str]],
+             keep: dict[str, str] | None, slots: tuple[DeltaGenerator, DeltaGenerator],
+             started: float) -> tuple[Answer, Timings, bool]:
+    """Run the pipeline into the live slots; (answer, timings, whether a run happened)."""
+    text, live = slots
     filters = {**(keep or {}), **options.filters}
+    run = None
+    try:
+        run = ask(question, services, history=history, filters=filters, backend=options.backend,
+                  k=options.k, infer=keep is None, **options.overrides)
+        live.markdown(_live_sources(run))
+        timings = _stream(run, text, started)
+        result = run.result
+        notices = [*result.notices, *(describe(item) for item in result.unsupported)]  # « … » — non étayé par [n]
+        return result.model_copy(update={"notices": notices}), timings, True
+    except RagError as exc:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - the UI must never show a traceback
+        log.exception("unexpected error while answering %r", question[:80])
+        message = GENERIC_ERROR
+    elapsed = Timings(total_ms=_ms(time.perf_counter() - started))
+    return _failed(question, message, filters, run, options.backend), elapsed, run is not None
+
+
+def _save(turn: Turn, chat: ChatState, storage: Storage, model: str | None) -> None:
+    """Store the turn (creating the conversation, named by its first question, and
+    putting its id in the URL); a database fault leaves it in this tab only."""
+    if chat.conversation_id is None:
+        created = storage.attempt(lambda store: store.create_conversation(storage.user_id))
+        if created is None:
+            return
+        chat.conversation_id = created.id
+        st.query_params["c"] = created.id
+    conversation_id = chat.conversation_id
+    stored = storage.attempt(lambda store: store.add_turn(conversation_id, storage.user_id, turn.answer,
+                                                          turn.timings, model, inferred=turn.inferred))
+    if stored is not None:
+        turn.id, turn.saved = stored.id, True
+
+
+def answer_live(pending: Pending, services: Services, options: ChatOptions, chat: ChatState,
+                storage: Storage, started: float) -> Turn:
+    """Ask the pipeline, show the passages found, stream the answer, save the turn, then
+    draw the final text (citations linked) and the details. Returns the new turn."""
     with st.chat_message("user"):
-        st.markdown(escape_markdown(question))
+        st.markdown(escape_markdown(pending.question))
     with st.chat_message("assistant"):
-        answer_slot, details = st.container(), st.empty()
-        run = None
-        try:
-            run = ask(question, services, history=history, filters=filters, backend=options.backend,
-                      k=options.k, infer=keep is None, **options.overrides)
-            with details.container():
-                st.caption("Passages retrouvés — rédaction de la réponse…")
-                source_cards(run.sources, {}, key="live", openable=False)
-            with answer_slot:
-                st.write_stream(safe_stream(run.stream()))
-            turn = turn_from_answer(run.result, options.filters)
-            turn.notices += [describe(item) for item in run.result.unsupported]  # « … » — non étayé par [n]
-        except RagError as exc:
-            turn = _failed(question, str(exc), filters, list(run.sources) if run else [])
-        except Exception:  # noqa: BLE001 - the UI must never show a traceback
-            log.exception("unexpected error while answering %r", question[:80])
-            turn = _failed(question, GENERIC_ERROR, filters, list(run.sources) if run else [])
-        with details.container():
-            turn_details(turn, services.fiches, services.settings)
+        slots = _message_slots()
+        before = chat.turns if pending.before is None else chat.turns[:pending.before]
+        answer, timings, ran = _produce(pending.question, services, options, [t.pair() for t in before],
+                                        pending.keep, slots, started)
+        turn = Turn.new(answer, options.filters, timings)
+        if ran:
+            model = options.overrides.get("model")
+            _save(turn, chat, storage, str(model) if model else None)
+        text, live = slots
+        live.empty()
+        if answer.answer:
+            text.markdown(_answer_text(turn, chat.conversation_id))
+        else:
+            text.empty()
+        chat.turns.append(turn)
+        turn_details(turn, len(chat.turns) - 1, services.fiches, storage)
     return turn
+
+
+def open_cited(chat: ChatState, fiches: Mapping[str, Fiche]) -> None:
+    """A clicked ``[n]`` (``?cite=<turn>-<n>``): the fiche viewer on passage ``n`` with
+    the cited sentence highlighted. The parameter is dropped once handled."""
+    wanted = parse_cite(st.query_params.get(CITE_PARAM))
+    st.query_params.pop(CITE_PARAM, None)
+    if wanted is None:
+        return
+    turn_id, n = wanted
+    turn = next((t for t in chat.turns if t.id == turn_id), None)
+    source = next((s for s in turn.answer.sources if s.n == n), None) if turn else None
+    if turn is None or source is None or source.fiche_id not in fiches:
+        st.warning("Cette citation n'existe plus dans la conversation.", icon=":material/link_off:")
+        return
+    fiche_dialog(fiches[source.fiche_id], source.section, cited_sentence(turn.answer.answer, n, source.text))

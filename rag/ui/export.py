@@ -7,47 +7,42 @@ export in a Markdown viewer cannot run markup; only http(s) links are kept as li
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
+from rag.search.filters import FILTER_FIELDS
+from rag.types import Source
 from rag.ui.rendering import escape_markdown, markdown_link, safe_markdown
 from rag.ui.state import Turn
 
-FILTER_LABELS = {
-    "ville": "Ville",
-    "echelle": "Échelle",
-    "type_acteur": "Type d'acteur",
-    "partenaire": "Partenaire",
-}
 
-
-def source_line(source: Any) -> str:
+def source_line(source: Source) -> str:
     """``[n] Titre › Section — ville, échelle, acteur — lien`` as one Markdown line."""
     head = escape_markdown(source.heading, line_breaks=False)
     facts = [v for v in (source.ville, source.echelle, source.acteur) if v]
     line = f"- **{head}**"
     if facts:
         line += " — " + escape_markdown(", ".join(facts), line_breaks=False)
-    if getattr(source, "url", ""):
+    if source.url:
         line += " — " + markdown_link("site de l'initiative", source.url)
     return line
 
 
 def filters_text(filters: dict[str, str]) -> str:
     """``Ville : Nantes, Échelle : Locale`` (plain text)."""
-    return ", ".join(f"{FILTER_LABELS.get(k, k)} : {v}" for k, v in filters.items())
+    return ", ".join(f"{FILTER_FIELDS[k].label if k in FILTER_FIELDS else k} : {v}" for k, v in filters.items())
 
 
 def turn_markdown(turn: Turn, number: int) -> str:
     """One turn: question, answer (or error), filters, cited then other sources."""
+    answer = turn.answer
     parts = [f"## {number}. {escape_markdown(turn.question, line_breaks=False)}", ""]
-    if turn.answer:
-        parts += [safe_markdown(turn.answer), ""]
-    if turn.error:
-        parts += [f"> Erreur : {escape_markdown(turn.error, line_breaks=False)}", ""]
-    if turn.abstained:
+    if answer.answer:
+        parts += [safe_markdown(answer.answer), ""]
+    if answer.error:
+        parts += [f"> Erreur : {escape_markdown(answer.error, line_breaks=False)}", ""]
+    if answer.abstained:
         parts += ["_Question non couverte par le catalogue._", ""]
-    if turn.filters:
-        parts += [f"Filtres : {escape_markdown(filters_text(turn.filters))}", ""]
+    if answer.filters:
+        parts += [f"Filtres : {escape_markdown(filters_text(answer.filters))}", ""]
     if turn.cited:
         parts += ["### Sources citées", *map(source_line, turn.cited), ""]
     if turn.others:

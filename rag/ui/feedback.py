@@ -1,54 +1,70 @@
-"""User feedback on answers: one JSON line per record in ``<data_dir>/feedback.jsonl``.
+"""The opinion on one answer, saved in the conversations database: 👍/👎, the reasons of
+a 👎 (:data:`rag.conversations.REASONS`), a comment. It feeds the Retours page.
 
-Appends are atomic: the line is encoded first, then written with a single ``os.write``
-on a descriptor opened with ``O_APPEND`` while holding a file lock, so two browser tabs
-(two threads or two processes) writing at once never interleave or lose a line.
-Secrets never reach the file: keys that look like credentials are dropped, and any
-value equal to the configured API key is masked.
+The form is submitted through a callback, so the opinion is saved before the page is
+drawn again and the turn comes back from the database with it. An answer that could not
+be saved (database fault) cannot be rated: the form says so instead.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-from datetime import UTC, datetime
-from pathlib import Path
+import logging
 
-from filelock import FileLock
+import streamlit as st
 
-FEEDBACK_FILE = "feedback.jsonl"
-_SECRET_KEY = re.compile(r"(api[_-]?key|secret|token|password|authorization)", re.IGNORECASE)
+from rag.conversations import REASONS, ConversationStore, FeedbackRecord
+from rag.errors import DatabaseError, InputError
+from rag.ui.rendering import escape_markdown
+from rag.ui.state import Turn
 
+log = logging.getLogger("rag.ui")
 
-def _scrub(value: object, secrets: tuple[str, ...]) -> object:
-    """``value`` with credential-like keys removed and known secret strings masked."""
-    if isinstance(value, dict):
-        return {k: _scrub(v, secrets) for k, v in value.items() if not _SECRET_KEY.search(str(k))}
-    if isinstance(value, (list, tuple)):
-        return [_scrub(v, secrets) for v in value]
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "***")
-    return value
+RESULT_KEY = "feedback_result"
+"""Session key: ``{turn id: message}`` of the last submission (error or thanks)."""
 
 
-def append_feedback(data_dir: Path, record: dict, *, secrets: tuple[str, ...] = ()) -> Path:
-    """Append ``record`` (plus a UTC ``timestamp`` if missing) as one JSON line to
-    ``data_dir/feedback.jsonl`` and return the file's path. ``secrets`` are strings to
-    mask wherever they appear (pass the API key if one is configured)."""
-    data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / FEEDBACK_FILE
-    clean = _scrub(dict(record), tuple(s for s in secrets if s))
-    clean.setdefault("timestamp", datetime.now(UTC).isoformat(timespec="seconds"))
-    line = (json.dumps(clean, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-    with FileLock(str(path) + ".lock", timeout=30):
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            written = os.write(fd, line)
-            while written < len(line):  # a short write is rare but must not tear the line
-                written += os.write(fd, line[written:])
-        finally:
-            os.close(fd)
-    return path
+def _submit(store: ConversationStore, user_id: str, turn_id: str) -> None:
+    """Callback of "Envoyer l'avis": save the opinion, or keep a readable message."""
+    results: dict[str, tuple[bool, str]] = st.session_state.setdefault(RESULT_KEY, {})
+    rating = st.session_state.get(f"rating_{turn_id}")
+    if rating is None:
+        results[turn_id] = (False, "Choisissez 👍 ou 👎 avant d'envoyer.")
+        return
+    up = rating == 1
+    reasons = [] if up else list(st.session_state.get(f"reasons_{turn_id}") or [])
+    comment = str(st.session_state.get(f"comment_{turn_id}") or "")
+    try:
+        store.add_feedback(turn_id, user_id, "up" if up else "down", reasons, comment)
+    except (DatabaseError, InputError) as exc:
+        results[turn_id] = (False, f"Avis non enregistré : {exc}")
+        return
+    results[turn_id] = (True, "Merci, votre avis a été enregistré.")
+
+
+def opinion_line(record: FeedbackRecord) -> str:
+    """« Votre avis : 👎 (Incomplet, Hors sujet) — « commentaire » » (escaped)."""
+    line = "Votre avis : " + ("👍" if record.rating == "up" else "👎")
+    if record.reasons:
+        line += f" ({', '.join(record.reasons)})"
+    if record.comment:
+        line += f" — « {record.comment} »"
+    return escape_markdown(line, line_breaks=False)
+
+
+def feedback_form(turn: Turn, store: ConversationStore | None, user_id: str) -> None:
+    """The opinion form under an answer, or the opinion already given."""
+    ok, message = st.session_state.get(RESULT_KEY, {}).get(turn.id, (True, ""))
+    if turn.feedback is not None:
+        st.caption(opinion_line(turn.feedback) + (f" — {message}" if ok and message else ""))
+        return
+    if not turn.saved or store is None:
+        st.caption("Avis indisponible : cette réponse n'a pas été enregistrée.")
+        return
+    with st.form(key=f"feedback_{turn.id}", border=False):
+        st.feedback("thumbs", key=f"rating_{turn.id}")
+        st.pills("En cas d'avis négatif, qu'est-ce qui ne va pas ?", REASONS, selection_mode="multi",
+                 key=f"reasons_{turn.id}")
+        st.text_input("Commentaire (facultatif)", key=f"comment_{turn.id}", max_chars=2000)
+        st.form_submit_button("Envoyer l'avis", on_click=_submit, args=(store, user_id, turn.id))
+    if message and not ok:
+        st.warning(escape_markdown(message), icon=":material/warning:")

@@ -75,8 +75,3 @@ def markdown_link(label: str, url: str | None) -> str:
     encoded = quote(target, safe=":/?#@!$&'*+,;=%~-._")
     return f"[{escape_markdown(label, line_breaks=False)}]({encoded})"
 
-
-def safe_stream(chunks):  # noqa: ANN001, ANN201 - any iterable of str -> iterator of str
-    """:func:`safe_markdown` applied to a text stream chunk by chunk (``st.write_stream``)."""
-    for chunk in chunks:
-        yield safe_markdown(chunk)

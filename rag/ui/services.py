@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from rag.config import Settings, load_settings
+from rag.index.indexing import IndexReport
 from rag.services import Services
 
 log = logging.getLogger("rag.ui")
@@ -45,7 +48,7 @@ def get_app_services() -> AppServices:
     return _cached(current_settings().model_dump_json())
 
 
-def _progress_callback(bar: st.delta_generator.DeltaGenerator):  # noqa: ANN202
+def _progress_callback(bar: DeltaGenerator) -> Callable[[int, int], None]:
     """A ``progress_cb`` for ``index_corpus``'s ``on_progress(done, total)``."""
 
     def callback(done: int, total: int) -> None:
@@ -70,10 +73,8 @@ def ensure_ready(app: AppServices) -> Services:
     return app.services
 
 
-def _report_label(report: object) -> str:
+def _report_label(report: IndexReport | None) -> str:
     """A one-line French summary of an IndexReport (or "à jour")."""
     if report is None:
         return "Index à jour."
-    fields = ("added", "updated", "removed")
-    counts = {name: getattr(report, name, 0) for name in fields}
-    return "Index prêt : {added} ajoutés, {updated} mis à jour, {removed} supprimés.".format(**counts)
+    return f"Index prêt : {report.added} ajoutés, {report.updated} mis à jour, {report.removed} supprimés."

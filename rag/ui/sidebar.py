@@ -1,5 +1,5 @@
-"""The chat's sidebar: answer engine, model, temperature, number of passages, filter
-chips from the catalogue, "Nouvelle conversation" and the Markdown export.
+"""The chat's sidebar settings: filter chips from the catalogue, answer engine, model,
+temperature, number of passages; and the Markdown export of the open conversation.
 
 The API key itself is never read here: only the *name* of its environment variable is
 shown, with whether it is set.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
 
 import streamlit as st
 
@@ -19,7 +18,7 @@ from rag.config import Settings
 from rag.search.filters import FILTER_FIELDS, facet_values
 from rag.ui.export import conversation_markdown
 from rag.ui.rendering import escape_markdown
-from rag.ui.state import TURNS_KEY, turns
+from rag.ui.state import Turn
 
 PILLS_MAX = 12
 """Up to this many values a facet is shown as chips; beyond, as a searchable chip picker."""
@@ -33,7 +32,6 @@ class ChatOptions:
     k: int
     filters: dict[str, str] = field(default_factory=dict)
     overrides: dict[str, object] = field(default_factory=dict)
-    export_slot: Any = None  # sidebar placeholder filled by render_export()
 
 
 def _engine(settings: Settings) -> tuple[str, dict[str, object]]:
@@ -87,34 +85,26 @@ def _filters(fiches: list[Fiche]) -> dict[str, str]:
     return chosen
 
 
-def new_conversation() -> None:
-    """Forget the session's turns (callback of the "Nouvelle conversation" button)."""
-    st.session_state[TURNS_KEY] = []
-
-
-def render_sidebar(settings: Settings, fiches: list[Fiche]) -> ChatOptions:
-    """Draw the sidebar and return the user's choices."""
+def render_settings(settings: Settings, fiches: list[Fiche]) -> ChatOptions:
+    """Draw the filters and settings (in the sidebar) and return the user's choices."""
     with st.sidebar:
-        st.button("Nouvelle conversation", on_click=new_conversation,
-                  icon=":material/add_comment:", width="stretch")
         st.subheader("Filtres")
         filters = _filters(fiches)
         st.subheader("Réglages")
         backend, overrides = _engine(settings)
         k = st.slider("Nombre de passages", 1, 15, settings.top_k, key="opt_k")
-        export_slot = st.empty()
-    return ChatOptions(backend=backend, k=k, filters=filters, overrides=overrides, export_slot=export_slot)
+    return ChatOptions(backend=backend, k=k, filters=filters, overrides=overrides)
 
 
-def render_export(options: ChatOptions) -> None:
-    """The export button, drawn last (in its sidebar slot) so it includes this run's answer."""
-    history = turns(st.session_state)
-    options.export_slot.download_button(
-        "Exporter la conversation (Markdown)",
-        data=conversation_markdown(history, backend=options.backend),
-        file_name="conversation.md",
-        mime="text/markdown",
-        disabled=not history,
-        icon=":material/download:",
-        on_click="ignore",
-    )
+def render_export(turns: list[Turn], backend: str) -> None:
+    """The export button, drawn at the end of the sidebar (after this run's answer)."""
+    with st.sidebar:
+        st.download_button(
+            "Exporter la conversation (Markdown)",
+            data=conversation_markdown(turns, backend=backend),
+            file_name="conversation.md",
+            mime="text/markdown",
+            disabled=not turns,
+            icon=":material/download:",
+            on_click="ignore",
+        )

@@ -1,21 +1,28 @@
-"""Source cards and the full-fiche viewer (shared by the chat and the catalogue page).
+"""Source cards and the full-fiche viewer (shared by the chat, the Retours and the
+catalogue pages).
 
 Every piece of corpus text goes through :func:`rag.ui.rendering.escape_markdown`; links
 through :func:`rag.ui.rendering.markdown_link` (http(s) only). Nothing here uses
-``unsafe_allow_html``.
+``unsafe_allow_html``. Card titles and fiche sections are real headings (``###``, level
+given by the caller) so a screen reader can jump between them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 import streamlit as st
 
 from rag.catalogue.fiche import LIEN, METADATA_FIELDS, Fiche
 from rag.index.chunking import METADATA_SECTION
+from rag.types import Source
+from rag.ui.citing import locate
 from rag.ui.rendering import escape_markdown, markdown_link
 
 EXCERPT_CHARS = 260
+HIGHLIGHT = "orange-background"
+"""Streamlit's Markdown background colour for the cited sentence (bold too: colour is
+never the only cue)."""
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -26,32 +33,33 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def facts_line(source: Any) -> str:
+def facts_line(source: Source) -> str:
     """``Ville · Échelle · Acteur`` (plain text, empty parts skipped)."""
     labels = (("Ville", source.ville), ("Échelle", source.echelle), ("Acteur", source.acteur))
     return " · ".join(f"{label} : {value}" for label, value in labels if value)
 
 
-def source_card(source: Any, fiches: dict[str, Fiche], *, key: str, openable: bool = True) -> None:
-    """One bordered card: title, facts, excerpt, link, and a button opening the fiche."""
+def heading(level: int, text: str) -> None:
+    """A real ``<hN>`` heading of escaped text, without Streamlit's anchor link."""
+    st.markdown(f"{'#' * level} {escape_markdown(text, line_breaks=False)}", anchors=False)
+
+
+def source_card(source: Source, fiches: Mapping[str, Fiche], *, key: str, level: int = 3,
+                sentence: str | None = None) -> None:
+    """One bordered card: title (a heading), facts, excerpt, link, and a button opening
+    the fiche (``sentence``: the cited sentence to highlight there)."""
     with st.container(border=True, key=f"card_{key}"):
-        st.markdown(f"**{escape_markdown(source.heading, line_breaks=False)}**")
+        heading(level, source.heading)
         facts = facts_line(source)
         if facts:
             st.caption(escape_markdown(facts, line_breaks=False))
         st.markdown(escape_markdown(excerpt(source.text)))
         left, right = st.columns([1, 2])
-        if openable and source.fiche_id in fiches:
+        if source.fiche_id in fiches:
             if left.button("Voir la fiche", key=f"open_{key}", icon=":material/description:"):
-                fiche_dialog(fiches[source.fiche_id], source.section)
-        if getattr(source, "url", ""):
+                fiche_dialog(fiches[source.fiche_id], source.section, sentence)
+        if source.url:
             right.markdown(markdown_link("Site de l'initiative", source.url))
-
-
-def source_cards(sources: list[Any], fiches: dict[str, Fiche], *, key: str, openable: bool = True) -> None:
-    """Cards for ``sources`` in their given order."""
-    for source in sources:
-        source_card(source, fiches, key=f"{key}_{source.n}", openable=openable)
 
 
 def metadata_markdown(fiche: Fiche) -> list[str]:
@@ -70,10 +78,22 @@ def metadata_markdown(fiche: Fiche) -> list[str]:
     return lines
 
 
-def render_fiche(fiche: Fiche, cited_section: str | None = None) -> None:
-    """The whole fiche: title, metadata, then every section in order; the cited section
-    (or the metadata block, when the metadata chunk was cited) is highlighted."""
-    st.markdown(f"### {escape_markdown(fiche.title, line_breaks=False)}")
+def highlighted(text: str, sentence: str | None) -> str | None:
+    """``text`` as escaped Markdown with ``sentence`` highlighted (background and bold),
+    or ``None`` when the sentence is not in it."""
+    where = locate(sentence, text) if sentence else None
+    if where is None:
+        return None
+    start, end = where
+    mark = f":{HIGHLIGHT}[**{escape_markdown(text[start:end], line_breaks=False)}**]"
+    return escape_markdown(text[:start]) + mark + escape_markdown(text[end:])
+
+
+def render_fiche(fiche: Fiche, cited_section: str | None = None, sentence: str | None = None,
+                 *, level: int = 2) -> None:
+    """The whole fiche: title (heading ``level``), metadata, then every section (one
+    level down); the cited section is boxed, and in it the cited ``sentence`` marked."""
+    heading(level, fiche.title)
     meta = "\n".join(metadata_markdown(fiche))
     if meta:
         if cited_section == METADATA_SECTION:
@@ -81,16 +101,18 @@ def render_fiche(fiche: Fiche, cited_section: str | None = None) -> None:
         else:
             st.markdown(meta)
     for name, text in fiche.sections.items():
-        heading = escape_markdown(name, line_breaks=False)
-        if name == cited_section:
-            st.markdown(f"#### ▶ {heading} — section citée")
-            st.info(escape_markdown(text))
-        else:
-            st.markdown(f"#### {heading}")
+        if name != cited_section:
+            heading(level + 1, name)
             st.markdown(escape_markdown(text))
+            continue
+        heading(level + 1, f"▶ {name} — section citée")
+        marked = highlighted(text, sentence)
+        if marked is not None:
+            st.caption("Phrase citée surlignée.")
+        st.info(marked or escape_markdown(text))
 
 
 @st.dialog("Fiche complète", width="large")
-def fiche_dialog(fiche: Fiche, cited_section: str | None = None) -> None:
-    """The full fiche in a modal dialog (opened from a source card)."""
-    render_fiche(fiche, cited_section)
+def fiche_dialog(fiche: Fiche, cited_section: str | None = None, sentence: str | None = None) -> None:
+    """The full fiche in a modal dialog (a card's button, or a clicked ``[n]``)."""
+    render_fiche(fiche, cited_section, sentence)

@@ -1,75 +1,86 @@
-"""What the chat keeps per browser session: the list of :class:`Turn` objects.
+"""What the chat keeps per browser session, and one turn as the page shows it.
 
-A turn is a copy of what the pipeline returned (question, answer, sources, error...),
-decoupled from the pipeline's own types so the page can re-render any past answer,
-export it and attach feedback to it without calling the pipeline again.
+A :class:`Turn` holds the pipeline's :class:`~rag.types.Answer` as is (no field-by-field
+copy), plus what the page adds: the filters deduced from the question, the stored turn's
+id, timings and the user's opinion. Stored turns come back from the conversations
+database (:meth:`Turn.from_stored`); the session keeps its own copy only so a database
+fault loses nothing on screen (:class:`ChatState`).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
-TURNS_KEY = "turns"
+from streamlit.runtime.state import SessionStateProxy
+
+from rag.conversations import FeedbackRecord, StoredTurn, Timings
+from rag.types import Answer, Source
+
+STATE_KEY = "chat"
+
+
+def local_id() -> str:
+    """An id for a turn that is not (yet) in the database."""
+    return "tmp" + uuid.uuid4().hex[:9]
 
 
 @dataclass
 class Turn:
     """One question and what the app answered."""
 
-    question: str
-    answer: str = ""
-    sources: list[Any] = field(default_factory=list)  # rag.answer.pipeline.Source objects
-    evidence: str = ""
-    abstained: bool = False
-    error: str | None = None
-    backend: str = ""
-    filters: dict[str, str] = field(default_factory=dict)  # applied to retrieval
-    inferred: dict[str, str] = field(default_factory=dict)  # deduced from the question
-    notices: list[str] = field(default_factory=list)  # e.g. "question tronquée"
-    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    answer: Answer
+    inferred: dict[str, str] = field(default_factory=dict)  # filters deduced from the question
+    id: str = field(default_factory=local_id)  # the stored turn's id once saved
+    saved: bool = False
+    timings: Timings = field(default_factory=Timings)
+    feedback: FeedbackRecord | None = None
 
     @property
-    def cited(self) -> list[Any]:
-        """Sources the answer cites, in citation order."""
-        return [s for s in self.sources if getattr(s, "cited", False)]
+    def question(self) -> str:
+        return self.answer.question
 
     @property
-    def others(self) -> list[Any]:
+    def cited(self) -> list[Source]:
+        """Sources the answer cites, numbered 1.. in order of first citation."""
+        return [s for s in self.answer.sources if s.cited]
+
+    @property
+    def others(self) -> list[Source]:
         """Retrieved sources the answer does not cite ("Aussi retrouvés")."""
-        return [s for s in self.sources if not getattr(s, "cited", False)]
+        return [s for s in self.answer.sources if not s.cited]
 
     def pair(self) -> tuple[str, str]:
         """This turn as ``(question, answer)``: the pipeline's history format."""
-        return (self.question, self.answer)
+        return (self.answer.question, self.answer.answer)
+
+    @classmethod
+    def new(cls, answer: Answer, chosen: dict[str, str], timings: Timings) -> Turn:
+        """A fresh turn; the applied filters not ``chosen`` in the sidebar were inferred."""
+        inferred = {k: v for k, v in answer.filters.items() if chosen.get(k) != v}
+        return cls(answer=answer, inferred=inferred, timings=timings)
+
+    @classmethod
+    def from_stored(cls, stored: StoredTurn) -> Turn:
+        """A turn read back from the conversations database."""
+        return cls(answer=stored.to_answer(), inferred=dict(stored.inferred_filters), id=stored.id, saved=True,
+                   timings=stored.timings, feedback=stored.feedback)
 
 
-def turns(state: Any) -> list[Turn]:
-    """The session's turns (created empty on first use)."""
-    if TURNS_KEY not in state:
-        state[TURNS_KEY] = []
-    return state[TURNS_KEY]
+@dataclass
+class ChatState:
+    """The session's conversation: its id (``None`` before the first question) and the
+    turns last shown, the only copy when the database cannot be used."""
+
+    conversation_id: str | None = None
+    turns: list[Turn] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # shown once at the next run
 
 
-def history(state: Any) -> list[tuple[str, str]]:
-    """All past turns as ``(question, answer)`` pairs, oldest first (for follow-ups)."""
-    return [turn.pair() for turn in turns(state)]
-
-
-def turn_from_answer(answer: Any, chosen: dict[str, str]) -> Turn:
-    """A :class:`Turn` from a pipeline ``Answer`` (``rag.answer.pipeline``); the applied filters
-    not ``chosen`` in the sidebar are the ones inferred from the question."""
-    applied = dict(answer.filters or {})
-    return Turn(
-        question=answer.question,
-        answer=answer.answer,
-        sources=list(answer.sources),
-        evidence=answer.evidence or "",
-        abstained=bool(answer.abstained),
-        error=answer.error,
-        backend=answer.backend,
-        filters=applied,
-        inferred={k: v for k, v in applied.items() if chosen.get(k) != v},
-        notices=list(getattr(answer, "notices", []) or []),
-    )
+def chat_state(state: SessionStateProxy) -> ChatState:
+    """The session's :class:`ChatState` (created on first use)."""
+    current = state.get(STATE_KEY)
+    if not isinstance(current, ChatState):
+        current = ChatState()
+        state[STATE_KEY] = current
+    return current

@@ -221,9 +221,10 @@ def test_http_backends_end_to_end(services: Services, fake_llm: FakeLLMServer, n
     fake_llm.queue(Scenario(tokens=["Des macarons ", "préservent l'anonymat [", "2][7]."]))
     run = ask(COVERED, services, backend=name, base_url=fake_llm.url + path, model="test-model",
               **({"api_key": SECRET} if name == "openai" else {}))
-    assert "".join(run.stream()) == "Des macarons préservent l'anonymat [2]."
+    assert "".join(run.stream()) == "Des macarons préservent l'anonymat [1]."  # passage 2, cited first: [1]
     result = run.result
     assert result.error is None and result.removed_citations == [7] and result.backend == name
+    assert [(s.n, s.text) for s in result.citations] == [(1, run.sources[1].text)]
     hit = fake_llm.chat_hits()[-1]
     if name == "openai":
         assert hit.headers["Authorization"] == f"Bearer {SECRET}"

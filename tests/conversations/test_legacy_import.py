@@ -1,4 +1,4 @@
-"""The old ``feedback.jsonl`` (written by rag.ui.feedback) is imported once into the
+"""The old ``feedback.jsonl`` (written by the first chat's rag.ui.feedback) is imported once into the
 database, then left alone: never imported twice, never modified."""
 
 from __future__ import annotations
@@ -10,7 +10,12 @@ from rag.config import load_settings
 from rag.conversations import LOCAL_USER, ConversationStore
 from rag.conversations.legacy import LEGACY_KEY
 from rag.services import Services
-from rag.ui.feedback import append_feedback
+
+
+def append_feedback(data_dir: Path, record: dict) -> None:
+    """One line as the first chat appended it (that writer is gone: feedback is in the database)."""
+    with (data_dir / "feedback.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({**record, "timestamp": "2025-03-01T10:00:00+00:00"}, ensure_ascii=False) + "\n")
 
 
 def _old_record(question: str, rating: str, comment: str = "") -> dict:

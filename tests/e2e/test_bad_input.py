@@ -341,5 +341,5 @@ def test_app_unknown_backend_is_flagged_and_falls_back(services: Services, monke
     assert "valides : extractive, " in warnings[0] and "ollama, openai" in warnings[0]  # tests may add "fake"
     at.chat_input[0].set_value(BREST_QUESTION).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert at.session_state["turns"][-1].backend == "extractive"
-    assert at.session_state["turns"][-1].sources[0].fiche_id == BREST
+    turn = at.session_state["chat"].turns[-1]
+    assert turn.answer.backend == "extractive" and turn.answer.sources[0].fiche_id == BREST

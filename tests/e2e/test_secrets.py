@@ -81,8 +81,7 @@ def test_answer_export_and_logs_never_hold_the_key(services: Services, fake_llm:
     run = ask(QUESTION, services, backend="openai", base_url=fake_llm.url + "/v1", model="test-model")
     result = run.result
     assert (result.error is None) == (status == 200) and result.sources
-    turn = Turn(question=result.question, answer=result.answer, sources=result.sources, error=result.error,
-                backend=result.backend, filters=result.filters, notices=result.notices)
+    turn = Turn(answer=result)
     export = conversation_markdown([turn], backend=result.backend)
     assert fake_llm.chat_hits()[-1].headers["Authorization"] == f"Bearer {SECRET}"
     for text in (export, result.model_dump_json(), caplog.text, repr(run.backend.options),

@@ -1,17 +1,15 @@
 """Shared helpers of the UI tests (AppTest and real browser): a corpus made of the bundled
-fiches plus one hostile fiche carrying prompt-injection text and markup, and a reader of
-the feedback file."""
+fiches plus one hostile fiche carrying prompt-injection text and markup, and readers of
+escaped Markdown."""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
 
 from rag.catalogue.corpus import write_fiches
 from rag.catalogue.fiche import ACTEUR, ECHELLE, LIEN, TYPE_ACTEUR, VILLE, Fiche
-from rag.ui.feedback import FEEDBACK_FILE
 from tests.conftest import BUNDLED_FICHES, ROOT  # noqa: F401 - ROOT is re-exported
 
 INJECTION_ID = "guichet-piege-de-quimperle"
@@ -57,10 +55,3 @@ def unescaped_markup(markdown: str) -> bool:
     tag or a link that Markdown would interpret)."""
     return re.search(r"(?<!\\)(?:\\\\)*[<\[]", markdown) is not None
 
-
-def read_feedback(data_dir: Path) -> list[dict]:
-    """All feedback records written so far in ``data_dir``."""
-    path = Path(data_dir) / FEEDBACK_FILE
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

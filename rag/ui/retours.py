@@ -1,0 +1,101 @@
+"""The Retours page, for project leads: answers rated 👎 and questions answered « non
+couvert », grouped by the initiative cited and by reason, each opening its conversation;
+"ajouter au jeu d'évaluation" appends a question, with the initiative expected, to
+``eval/feedback.jsonl`` (:meth:`ConversationStore.append_to_eval_set`).
+
+In desktop mode the one local user sees everything; with a login, a user sees their own
+feedback unless listed as a lead in the secrets (:func:`rag.ui.identity.is_lead`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import streamlit as st
+
+from rag.catalogue.fiche import Fiche
+from rag.conversations import ConversationStore, RetourGroup, RetourItem, Retours
+from rag.errors import DatabaseError, InputError
+from rag.text import fold_spaced
+from rag.ui.citing import CONVERSATION_PARAM
+from rag.ui.conversations import when
+from rag.ui.rendering import escape_markdown
+from rag.ui.sources import heading
+
+NONE = ""
+"""The "not covered" choice of the expected-initiative list (gold ``[]``)."""
+
+
+def item_lines(item: RetourItem) -> str:
+    """The item as escaped Markdown: date, verdict, reasons, comment, initiatives cited."""
+    verdict = []
+    if item.rating == "down":
+        verdict.append("👎" + (f" ({', '.join(item.reasons)})" if item.reasons else ""))
+    if item.not_covered:
+        verdict.append("non couvert")
+    lines = [f"{when(item.created_at)} — {' · '.join(verdict)}"]
+    if item.comment:
+        lines.append(f"Commentaire : « {item.comment} »")
+    if item.initiatives:
+        lines.append("Initiatives citées : " + ", ".join(i.title for i in item.initiatives))
+    return "  \n".join(escape_markdown(line, line_breaks=False) for line in lines)
+
+
+def _add_to_eval(item: RetourItem, key: str) -> None:
+    """Callback of "ajouter au jeu d'évaluation"."""
+    expected = st.session_state.get(f"expected_{key}") or NONE
+    try:
+        added = ConversationStore.append_to_eval_set(item.question, [expected] if expected else [])
+    except (InputError, OSError) as exc:
+        st.session_state[f"eval_done_{key}"] = f"Non ajoutée : {exc}"
+        return
+    st.session_state[f"eval_done_{key}"] = ("Question ajoutée au jeu d'évaluation (eval/feedback.jsonl)."
+                                            if added else "Déjà dans le jeu d'évaluation.")
+
+
+def retour_item(item: RetourItem, fiches: Mapping[str, Fiche], key: str) -> None:
+    """One answer to look at: the question (a heading), what went wrong, a link opening
+    its conversation, and the eval-set form."""
+    with st.container(border=True, key=f"retour_{key}"):
+        heading(3, item.question)
+        st.markdown(item_lines(item))
+        st.markdown(f"[Ouvrir la conversation](/?{CONVERSATION_PARAM}={item.conversation_id})")
+        ids = [NONE, *sorted(fiches, key=lambda fid: fold_spaced(fiches[fid].title))]
+        cited = [i.fiche_id for i in item.initiatives if i.fiche_id in fiches]
+        left, right = st.columns([3, 2], vertical_alignment="bottom")
+        left.selectbox("Initiative attendue", ids, index=ids.index(cited[0]) if cited else 0, key=f"expected_{key}",
+                       format_func=lambda fid: fiches[fid].title if fid else "Aucune (non couvert par le catalogue)")
+        right.button("Ajouter au jeu d'évaluation", key=f"eval_{key}", on_click=_add_to_eval, args=(item, key),
+                     icon=":material/playlist_add:")
+        done = st.session_state.get(f"eval_done_{key}")
+        if done:
+            st.caption(escape_markdown(done))
+
+
+def show_groups(found: list[RetourGroup], fiches: Mapping[str, Fiche], prefix: str) -> None:
+    """Each group: a heading with its size, then its items."""
+    for group in found:
+        heading(2, f"{group.label} ({len(group.items)})")
+        for item in group.items:
+            retour_item(item, fiches, f"{prefix}_{group.key or 'none'}_{item.turn_id}")
+
+
+def retours_page(store: ConversationStore, user_id: str, everyone: bool, fiches: Mapping[str, Fiche]) -> None:
+    """The page body: counts, then two tabs of groups."""
+    try:
+        retours: Retours = store.retours(user_id, all_users=everyone)
+    except DatabaseError as exc:
+        st.error(f"Base des conversations indisponible : {escape_markdown(str(exc))}", icon=":material/database:")
+        return
+    down = sum(item.rating == "down" for item in retours.items)
+    uncovered = sum(item.not_covered for item in retours.items)
+    scope = "de tous les utilisateurs" if everyone else "de vos conversations"
+    st.markdown(f"{down} réponse(s) jugée(s) 👎 et {uncovered} question(s) « non couvert » {scope}.")
+    if not retours.items:
+        st.info("Aucun retour pour le moment : les 👎 et les questions non couvertes apparaîtront ici.")
+        return
+    by_initiative, by_reason = st.tabs(["Par initiative citée", "Par raison"])
+    with by_initiative:
+        show_groups(retours.by_initiative(), fiches, "i")
+    with by_reason:
+        show_groups(retours.by_reason(), fiches, "r")
