@@ -18,6 +18,7 @@ the dev set's, each made unique so that no query-vector cache hides the embeddin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,13 +39,14 @@ PARTS = ("embedding", "chroma", "bm25", "database")
 
 
 class Clock:
-    """Seconds spent per part by the current thread (wrapped methods add to it)."""
+    """Seconds spent per part by the current thread, wall and CPU (``<part>_cpu``):
+    wrapped methods add to them. Wall includes waiting (for a lock, the GIL, a core)."""
 
     def __init__(self) -> None:
         self.local = threading.local()
 
     def reset(self) -> dict[str, float]:
-        self.local.parts = dict.fromkeys(PARTS, 0.0)
+        self.local.parts = dict.fromkeys([*PARTS, *(f"{p}_cpu" for p in PARTS)], 0.0)
         return self.local.parts
 
     def wrap(self, obj: object, method: str, part: str) -> None:
@@ -51,15 +54,21 @@ class Clock:
         inner = getattr(obj, method)
 
         def timed(*args, **kwargs):
-            start = time.perf_counter()
-            try:
+            with self.timing(part):
                 return inner(*args, **kwargs)
-            finally:
-                parts = getattr(self.local, "parts", None)
-                if parts is not None:
-                    parts[part] += time.perf_counter() - start
 
         setattr(obj, method, timed)
+
+    @contextlib.contextmanager
+    def timing(self, part: str) -> Iterator[None]:
+        start, cpu = time.perf_counter(), time.thread_time()
+        try:
+            yield
+        finally:
+            parts = getattr(self.local, "parts", None)
+            if parts is not None:
+                parts[part] += time.perf_counter() - start
+                parts[f"{part}_cpu"] += time.thread_time() - cpu
 
 
 def worker(threads: int, per_thread: int) -> None:
@@ -90,15 +99,13 @@ def worker(threads: int, per_thread: int) -> None:
         for i in range(per_thread):
             question = f"{questions[(n * per_thread + i) % len(questions)]} ({pid}-{n}-{i})"
             parts = clock.reset()
-            start = time.perf_counter()
-            t = time.perf_counter()
-            history = store.history(conversation, LOCAL_USER)
-            parts["database"] += time.perf_counter() - t
+            start, cpu = time.perf_counter(), time.thread_time()
+            with clock.timing("database"):
+                history = store.history(conversation, LOCAL_USER)
             answer = ask(question, services, history=history[-3:]).result
-            t = time.perf_counter()
-            store.add_turn(conversation, LOCAL_USER, answer)
-            parts["database"] += time.perf_counter() - t
-            samples.append({"seconds": time.perf_counter() - start, **parts})
+            with clock.timing("database"):
+                store.add_turn(conversation, LOCAL_USER, answer)
+            samples.append({"seconds": time.perf_counter() - start, "cpu": time.thread_time() - cpu, **parts})
 
     print("ready", flush=True)
     sys.stdin.readline()
@@ -152,12 +159,19 @@ def run_setup(label: str, env: dict[str, str], replicas: int, clients: int, per_
     samples = [s for out in outputs for s in out["samples"]]
     wall = max(o["end"] for o in outputs) - min(o["begin"] for o in outputs)
     latencies = [s["seconds"] * 1000 for s in samples]
-    mean = {part: round(statistics.mean(s[part] for s in samples) * 1000, 1) for part in PARTS}
-    mean["other"] = round(statistics.mean(latencies) - sum(mean.values()), 1)
+    def means(suffix: str, total: str) -> dict[str, float]:
+        found = {p: round(statistics.mean(s[p + suffix] for s in samples) * 1000, 1) for p in PARTS}
+        found["other"] = round(statistics.mean(s[total] for s in samples) * 1000 - sum(found.values()), 1)
+        return found
+
     return {"setup": label, "replicas": replicas, "clients": clients, "questions": len(samples),
             "throughput_qps": round(len(samples) / wall, 2), "p50_ms": round(percentile(latencies, 50), 1),
-            "p95_ms": round(percentile(latencies, 95), 1), "mean_ms_per_part": mean,
-            "cpu_s": {k: round(v, 1) for k, v in cpu.items()}, "wall_s": round(wall, 1)}
+            "p95_ms": round(percentile(latencies, 95), 1), "wall_ms_per_question": means("", "seconds"),
+            "replica_cpu_ms_per_question": means("_cpu", "cpu"),
+            "server_cpu_ms_per_question": {k: round(v * 1000 / len(samples), 1) for k, v in cpu.items()
+                                           if k != "replicas"},
+            "cpu_s": {k: round(v, 1) for k, v in cpu.items()}, "wall_s": round(wall, 1),
+            "load_average": round(os.getloadavg()[0], 1)}
 
 
 def index(env: dict[str, str]) -> None:
