@@ -55,7 +55,7 @@ def load_chunks(chunk_tokens: int):
 def dense_fiche_ranking(scores, chunks) -> list[str]:
     """Fiche ids by their best chunk's score."""
     best: dict[str, float] = {}
-    for score, chunk in zip(scores, chunks):
+    for score, chunk in zip(scores, chunks, strict=True):
         best[chunk.fiche_id] = max(best.get(chunk.fiche_id, -2.0), float(score))
     return sorted(best, key=best.get, reverse=True)
 

@@ -151,7 +151,6 @@ class Services:
         if self.settings.chroma_url:
             return self._served().catalogue
         from rag.catalogue.corpus import load_corpus
-
         from rag.catalogue.places import places_or_empty
 
         return self._get("fiches", lambda: Catalogue(load_corpus(self.settings.corpus_dir).fiches,

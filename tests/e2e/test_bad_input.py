@@ -205,7 +205,7 @@ def test_cli_latin1_export_is_imported_then_found(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("content", "words"), [
     pytest.param(b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(range(256)), ["n'est pas un fichier texte"],
                  id="export-binary"),
-    pytest.param("Bonjour,\nceci n'est pas un export.\n".encode(), ["aucune fiche"], id="export-zero-fiches"),
+    pytest.param(b"Bonjour,\nceci n'est pas un export.\n", ["aucune fiche"], id="export-zero-fiches"),
     pytest.param(None, ["est un dossier", "fichier d'export"], id="export-is-a-directory"),
 ])
 def test_cli_bad_export(tmp_path: Path, content: bytes | None, words: list[str]) -> None:
