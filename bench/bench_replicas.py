@@ -115,7 +115,7 @@ def worker(threads: int, per_thread: int) -> None:
         thread.start()
     for thread in pool:
         thread.join()
-    print(json.dumps({"begin": begin, "end": time.time(), "samples": samples}), flush=True)
+    print(json.dumps({"begin": begin, "end": time.time(), "samples": samples, "rss": _rss_mb()}), flush=True)
 
 
 def cpu_seconds(pid: int, children: bool = False) -> float:
@@ -171,6 +171,7 @@ def run_setup(label: str, env: dict[str, str], replicas: int, clients: int, per_
             "server_cpu_ms_per_question": {k: round(v * 1000 / len(samples), 1) for k, v in cpu.items()
                                            if k != "replicas"},
             "cpu_s": {k: round(v, 1) for k, v in cpu.items()}, "wall_s": round(wall, 1),
+            "replica_peak_rss_mb": max(o["rss"]["VmHWM"] for o in outputs),
             "load_average": round(os.getloadavg()[0], 1)}
 
 
