@@ -88,6 +88,8 @@ def open_conversation(chat: ChatState, storage: Storage) -> None:
         if chat.conversation_id != requested:
             chat.conversation_id, chat.turns = requested, []
         return
+    if chat.conversation_id != requested:  # opened from the list: the page link does not update the address bar
+        st.query_params[CONVERSATION_PARAM] = requested
     chat.conversation_id = requested
     chat.turns = [Turn.from_stored(turn) for turn in conversation.turns]
 

@@ -28,7 +28,7 @@ def _submit(store: ConversationStore, user_id: str, turn_id: str) -> None:
     results: dict[str, tuple[bool, str]] = st.session_state.setdefault(RESULT_KEY, {})
     rating = st.session_state.get(f"rating_{turn_id}")
     if rating is None:
-        results[turn_id] = (False, "Choisissez 👍 ou 👎 avant d'envoyer.")
+        results[turn_id] = (False, "Choisissez un pouce (utile ou pas utile) avant d'envoyer.")
         return
     up = rating == 1
     reasons = [] if up else list(st.session_state.get(f"reasons_{turn_id}") or [])
@@ -42,8 +42,9 @@ def _submit(store: ConversationStore, user_id: str, turn_id: str) -> None:
 
 
 def opinion_line(record: FeedbackRecord) -> str:
-    """« Votre avis : 👎 (Incomplet, Hors sujet) — « commentaire » » (escaped)."""
-    line = "Votre avis : " + ("👍" if record.rating == "up" else "👎")
+    """« Votre avis : pas utile (Incomplet, Hors sujet) — « commentaire » » (escaped; in
+    words: an emoji is read or drawn differently everywhere)."""
+    line = "Votre avis : " + ("utile" if record.rating == "up" else "pas utile")
     if record.reasons:
         line += f" ({', '.join(record.reasons)})"
     if record.comment:

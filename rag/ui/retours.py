@@ -30,7 +30,7 @@ def item_lines(item: RetourItem) -> str:
     """The item as escaped Markdown: date, verdict, reasons, comment, initiatives cited."""
     verdict = []
     if item.rating == "down":
-        verdict.append("👎" + (f" ({', '.join(item.reasons)})" if item.reasons else ""))
+        verdict.append("pas utile" + (f" ({', '.join(item.reasons)})" if item.reasons else ""))
     if item.not_covered:
         verdict.append("non couvert")
     lines = [f"{when(item.created_at)} — {' · '.join(verdict)}"]
@@ -90,9 +90,10 @@ def retours_page(store: ConversationStore, user_id: str, everyone: bool, fiches:
     down = sum(item.rating == "down" for item in retours.items)
     uncovered = sum(item.not_covered for item in retours.items)
     scope = "de tous les utilisateurs" if everyone else "de vos conversations"
-    st.markdown(f"{down} réponse(s) jugée(s) 👎 et {uncovered} question(s) « non couvert » {scope}.")
+    st.markdown(f"{down} réponse(s) jugée(s) pas utile(s) et {uncovered} question(s) « non couvert » {scope}.")
     if not retours.items:
-        st.info("Aucun retour pour le moment : les 👎 et les questions non couvertes apparaîtront ici.")
+        st.info("Aucun retour pour le moment : les réponses jugées pas utiles et les questions non couvertes "
+                "apparaîtront ici.")
         return
     by_initiative, by_reason = st.tabs(["Par initiative citée", "Par raison"])
     with by_initiative:

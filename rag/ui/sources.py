@@ -114,5 +114,6 @@ def render_fiche(fiche: Fiche, cited_section: str | None = None, sentence: str |
 
 @st.dialog("Fiche complète", width="large")
 def fiche_dialog(fiche: Fiche, cited_section: str | None = None, sentence: str | None = None) -> None:
-    """The full fiche in a modal dialog (a card's button, or a clicked ``[n]``)."""
-    render_fiche(fiche, cited_section, sentence)
+    """The full fiche in a modal dialog (a card's button, or a clicked ``[n]``). Its own
+    heading outline starts at level 1: Streamlit shows a dialog's headings at 65 %."""
+    render_fiche(fiche, cited_section, sentence, level=1)

@@ -152,9 +152,9 @@ def test_clicked_citation_opens_the_viewer_with_the_sentence_highlighted(app_env
     at = start(c=first.query_params["c"], cite=f"{turn.id}-1")  # the link opens in a new tab
     assert "cite" not in at.query_params  # handled once: a rerun does not reopen it
     texts = [unescape(m.value) for m in at.markdown]
-    assert f"## {BREST_TITLE}" in texts
+    assert f"# {BREST_TITLE}" in texts  # the dialog's own outline starts at level 1
     cited = turn.answer.citations[0]
-    assert any(t.startswith("### ▶ ") and cited.section in t for t in texts)
+    assert any(t.startswith("## ▶ ") and cited.section in t for t in texts)
     marked = [i.value for i in at.info if ":orange-background[**" in i.value]
     assert len(marked) == 1, [i.value for i in at.info]
     sentence = unescape(marked[0].split(":orange-background[**", 1)[1].split("**]", 1)[0])
@@ -168,9 +168,9 @@ def test_card_button_opens_the_whole_fiche(app_env: Path) -> None:
     at.button(key=f"open_{turn.id}_{first.n}").click().run()
     assert not at.exception
     texts = [unescape(m.value) for m in at.markdown]
-    assert f"## {BREST_TITLE}" in texts
+    assert f"# {BREST_TITLE}" in texts
     for section in ("Description", "Enjeux", "Réalisations"):
-        assert any(t in (f"### {section}", f"### ▶ {section} — section citée") for t in texts), section
+        assert any(t in (f"## {section}", f"## ▶ {section} — section citée") for t in texts), section
     assert any("Partenaires associés" in t and "Agence DETEA" in t for t in texts)
     assert at.info, "the cited section is highlighted"
 
@@ -223,7 +223,7 @@ def test_feedback_goes_to_the_database_and_the_retours_page(app_env: Path) -> No
     assert (record.rating, record.reasons, record.comment) == ("down", ["Incomplet", "Mauvaise source"],
                                                                 "Il manque les horaires")
     shown = " ".join(unescape(c.value) for c in at.caption)
-    assert "Votre avis : 👎 (Incomplet, Mauvaise source)" in shown and "avis a été enregistré" in shown
+    assert "Votre avis : pas utile (Incomplet, Mauvaise source)" in shown and "avis a été enregistré" in shown
 
     retours = start("pages/2_Retours.py")
     headings = [unescape(m.value) for m in retours.markdown if m.value.startswith("## ")]
@@ -238,7 +238,7 @@ def test_rating_without_thumb_is_refused_readably(app_env: Path) -> None:
     at = ask(start(), BREST_QUESTION)
     turn = turns(at)[-1]
     at.button(key=f"FormSubmitter:feedback_{turn.id}-Envoyer l'avis").click().run()
-    assert any("Choisissez 👍 ou 👎" in unescape(w.value) for w in at.warning)
+    assert any("Choisissez un pouce" in unescape(w.value) for w in at.warning)
     assert all(f.turn_id != turn.id for f in store_of(app_env).list_feedback(LOCAL_USER))
 
 
