@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -131,7 +132,7 @@ def turn_details(turn: Turn, position: int, fiches: Mapping[str, Fiche], storage
 def _answer_text(turn: Turn, conversation_id: str | None) -> str:
     """The answer as Markdown, its ``[n]`` linked when the turn is stored."""
     if turn.saved and conversation_id:
-        href = lambda n: cite_href(conversation_id, turn.id, n)  # noqa: E731
+        href = partial(cite_href, conversation_id, turn.id)
         return linked_answer(turn.answer.answer, {s.n for s in turn.cited}, href)
     return linked_answer(turn.answer.answer, set(), None)
 

@@ -200,7 +200,7 @@ def test_conversation_comes_back_and_a_citation_opens_its_sentence(make_run_app:
     expect(page.get_by_test_id("stChatMessage")).to_have_count(4)
     expect(page.get_by_test_id("stChatMessage").first).to_contain_text(QUESTION)
     expect(page).to_have_url(re.compile(rf"\?c={first}$"))
-    page.get_by_test_id("stChatMessage").first.evaluate("e => e.scrollIntoView({block: 'end'})")
+    page.get_by_test_id("stChatMessage").first.evaluate("e => e.scrollIntoView({block: 'start'})")
     shoot(page, "conversations", "conversations.png")
 
     answer = page.get_by_test_id("stChatMessage").nth(1)
