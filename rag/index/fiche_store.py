@@ -4,7 +4,8 @@ metadata = its hash), so that a replica needs no corpus folder.
 
 JSON rather than the Markdown file: it is the fiche's public shape (``import --json``),
 lossless, and parses 25x faster than the Markdown with its YAML front matter (1 260 fiches:
-0.05 s against 1.2 s of CPU), which matters for a replica that loads them at start. The dummy 1-d vector is there because Chroma requires one.
+0.05 s against 1.2 s of CPU), which matters for a replica that loads them at start.
+The dummy 1-d vector is there because Chroma requires one.
 """
 
 from __future__ import annotations
