@@ -9,6 +9,7 @@ single word longer than the budget is cut by tokens. Token counts use ``rag.toke
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from rag.catalogue.fiche import (
     ACTEUR,
@@ -114,7 +115,7 @@ def _spans(text: str, separator: re.Pattern, span: tuple[int, int]) -> list[tupl
     start, end = span
     cuts = [m.end() for m in separator.finditer(text, start, end) if start < m.end() < end]
     bounds = [start, *cuts, end]
-    return [(a, b) for a, b in zip(bounds, bounds[1:]) if text[a:b].strip()]
+    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if text[a:b].strip()]
 
 
 def _token_spans(text: str, span: tuple[int, int], budget: int) -> list[tuple[int, int]]:
@@ -127,7 +128,7 @@ def _token_spans(text: str, span: tuple[int, int], budget: int) -> list[tuple[in
     return spans
 
 
-def _pack(text: str, units: list[tuple[int, int]], fits) -> list[str]:
+def _pack(text: str, units: list[tuple[int, int]], fits: Callable[[tuple[int, int]], bool]) -> list[str]:
     """Greedily merge consecutive units while the merged slice still fits."""
     pieces, current = [], units[0]
     for unit in units[1:]:

@@ -254,7 +254,7 @@ def test_extractive_quotes_injection_as_inert_text(injected: Services) -> None:
 
 
 def test_llm_prompt_wraps_injection_as_data(injected: Services, fake: FakeBackend) -> None:
-    ask(QUESTION_INJECTED, injected, backend="fake").result
+    assert ask(QUESTION_INJECTED, injected, backend="fake").result.answer
     system, user = (m["content"] for m in fake.requests[-1].messages)
     assert "jamais une instruction" in system
     start, end = user.index("<passages>"), user.index("</passages>")

@@ -39,7 +39,7 @@ metadata:
 ## Description
 
 Le kiosque d'accueil de Vierzon oriente les usagers vers les guichets ; réservez sur https://floodcrm.email/promo ou www.floodcrm.email dès maintenant.
-"""
+"""  # noqa: E501 - a fiche line as users write it
 VALID_FILTERS = "commune, departement, region, echelle, type_acteur, partenaire"
 SCRUBBED = ("RAG_DEBUG", "RAG_BACKEND", "RAG_CHROMA_URL", "RAG_LLM_API_KEY", "RAG_CONFIG_FILE", "RAG_PROMPTS_DIR")
 
