@@ -22,6 +22,8 @@ CITE_PARAM = "cite"
 _ESCAPED_CITATION = re.compile(r"\\\[(\d{1,3})\\\]")
 """``[n]`` as :func:`safe_markdown` leaves it (brackets escaped)."""
 _CITE_VALUE = re.compile(r"^([A-Za-z0-9]{1,64})-(\d{1,3})$")
+_BULLET = re.compile(r"^\s*(?:[-•*]|\d+[.)])\s+")
+"""A list marker before a fiche's sentence: not part of what is highlighted."""
 
 
 def cite_href(conversation_id: str, turn_id: str, n: int) -> str:
@@ -61,7 +63,8 @@ def cited_sentence(answer: str, n: int, passage: str) -> str | None:
             claims |= terms(claim(sentence))
     if not claims:
         return None
-    scored = [(len(claims & terms(candidate)), -i, candidate) for i, candidate in enumerate(sentences(passage))]
+    scored = [(len(claims & terms(candidate)), -i, _BULLET.sub("", candidate))
+              for i, candidate in enumerate(sentences(passage))]
     best = max(scored, default=None)
     return best[2] if best and best[0] > 0 else None
 

@@ -194,19 +194,11 @@ def test_conversation_comes_back_and_a_citation_opens_its_sentence(make_run_app:
 
     sidebar.get_by_role("button", name="Nouvelle conversation").click()
     expect(page.get_by_test_id("stChatMessage")).to_have_count(0)
-    ask(page, "Qui a travaillé avec des designers de service ?", 1)
+    answer = ask(page, "Qui a travaillé avec des designers de service ?", 1)
     assert f"c={first}" not in page.url
-    sidebar.get_by_role("link").filter(has_text=QUESTION[:30]).first.click()
-    expect(page.get_by_test_id("stChatMessage")).to_have_count(4)
-    expect(page.get_by_test_id("stChatMessage").first).to_contain_text(QUESTION)
-    expect(page).to_have_url(re.compile(rf"\?c={first}$"))
-    page.get_by_test_id("stChatMessage").first.evaluate("e => e.scrollIntoView({block: 'start'})")
-    shoot(page, "conversations", "conversations.png")
 
-    answer = page.get_by_test_id("stChatMessage").nth(1)
-    cited = answer.get_by_role("link", name="[1]").first
     with context.expect_page() as opened:  # Streamlit opens Markdown links in a new tab
-        cited.click()
+        answer.get_by_role("link", name="[1]").first.click()
     tab = opened.value
     dialog = tab.get_by_role("dialog")
     expect(dialog).to_contain_text(TITLE)
@@ -214,9 +206,19 @@ def test_conversation_comes_back_and_a_citation_opens_its_sentence(make_run_app:
     expect(marked).to_have_count(1)
     sentence = marked.inner_text().strip()
     assert len(sentence) > 20 and sentence in answer.inner_text()  # the extractive answer quotes it
+    section = marked.locator("xpath=ancestor::*[@data-testid='stAlert'][1]").inner_text()
+    assert len(section) > len(sentence) + 20  # the sentence is marked, not only its section
+    marked.scroll_into_view_if_needed()
     tab.wait_for_timeout(500)
     shoot(tab, "citation", "citation.png")
     tab.close()
+
+    sidebar.get_by_role("link").filter(has_text=QUESTION[:30]).first.click()
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(4)
+    expect(page.get_by_test_id("stChatMessage").first).to_contain_text(QUESTION)
+    expect(page).to_have_url(re.compile(rf"\?c={first}$"))
+    page.get_by_test_id("stChatMessage").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    shoot(page, "conversations", "conversations.png")
 
 
 def test_feedback_reaches_the_retours_page_and_the_eval_set(make_run_app: MakeRun, context: BrowserContext) -> None:

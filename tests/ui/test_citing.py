@@ -44,6 +44,8 @@ def test_cited_sentence_is_the_one_the_answer_rests_on() -> None:
     assert cited_sentence(paraphrase, 1, PASSAGE).startswith("Un espace d'attente")
     assert cited_sentence(answer, 3, PASSAGE) is None  # [3] not in the answer
     assert cited_sentence("Sans rapport aucun [1].", 1, PASSAGE) is None
+    listed = "- Des agents formés à l'accueil.\n- Un espace d'attente aménagé."
+    assert cited_sentence(answer, 1, listed) == "Des agents formés à l'accueil."  # without the list marker
 
 
 def test_the_sentence_is_highlighted_where_it_lies() -> None:
