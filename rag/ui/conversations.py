@@ -17,7 +17,7 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 from rag.conversations import ConversationStore, ConversationSummary
-from rag.errors import ConversationNotFound, DatabaseError, InputError
+from rag.errors import ConfigError, ConversationNotFound, DatabaseError, InputError
 from rag.services import Services
 from rag.ui.citing import CITE_PARAM, CONVERSATION_PARAM
 from rag.ui.rendering import escape_markdown
@@ -42,7 +42,7 @@ class Storage:
             return None
         try:
             return self.services.conversations
-        except DatabaseError as exc:
+        except (DatabaseError, ConfigError) as exc:  # a bad RAG_DATABASE_URL: answer all the same
             self.fault = str(exc)
             return None
 

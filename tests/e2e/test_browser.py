@@ -265,6 +265,7 @@ def test_enter_to_first_token_and_to_answer(make_run_app: MakeRun, context: Brow
         first.append(t["first"] - t["enter"])
         total.append(t["done"] - t["enter"])
     assert all(0 < f <= d for f, d in zip(first, total, strict=True))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "browser_timings.txt").write_text(
         f"extractive backend, embedder use, {len(questions)} questions in one session (turn 1 to 5): "
         f"Enter -> first answer text median {statistics.median(first):.0f} ms "

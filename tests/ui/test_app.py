@@ -257,6 +257,15 @@ def test_database_fault_still_answers_and_says_nothing_is_saved(app_env: Path, t
     assert len(turns(at)) == 2
 
 
+def test_bad_database_url_still_answers(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_DATABASE_URL", "mysql://somewhere/db")
+    at = ask(start(), BREST_QUESTION)
+    assert turns(at)[-1].answer.answer and not turns(at)[-1].saved
+    assert any("RAG_DATABASE_URL invalide" in unescape(w.value) for w in at.warning)
+    retours = start("pages/2_Retours.py")
+    assert retours.error and "RAG_DATABASE_URL invalide" in unescape(retours.error[0].value)
+
+
 def test_oidc_login_files_conversations_under_the_user(app_env: Path) -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.secrets["auth"] = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32,
