@@ -28,8 +28,8 @@ from rag.answer.abstention import (
 )
 from rag.answer.backends.base import DEFAULT_CONTEXT_WINDOW, Backend, ContextOverflow
 from rag.answer.citations import CitationStream
-from rag.answer.hyde import search_text
 from rag.answer.evidence import passage_similarity
+from rag.answer.hyde import search_text
 from rag.answer.prompting import SAFETY, Prompts, build_messages
 from rag.answer.question import History, standalone_question
 from rag.answer.sources import evidence_summary, make_sources, numbering, order_sources, renumber_passages
