@@ -221,6 +221,7 @@ def load_replica(url: str, collection: str, data_dir: str) -> dict:
     from rag.index.embeddings import get_embedder
     from rag.index.fiche_store import FicheStore
     from rag.index.lexical import LexicalIndex
+    from rag.index.lexical_blob import read_blob
     from rag.index.store import VectorStore
 
     settings = load_settings(chroma_url=url, collection=collection, embedder="hashing", data_dir=data_dir,
@@ -240,15 +241,19 @@ def load_replica(url: str, collection: str, data_dir: str) -> dict:
     store = VectorStore(settings, generation=record["generation"])
     store.open(get_embedder("hashing").config())
     lap("connect_s")
-    chunks = store.chunks()
-    lap("read_chunks_s")
-    lexical = LexicalIndex.build(chunks, record["fingerprint"])
-    lap("bm25_build_s")
+    fetched = read_blob(store.meta(), record)  # the BM25 the index job stored (None: an old index)
+    lap("fetch_bm25_blob_s")
+    lexical = fetched
+    if lexical is None:
+        lexical = LexicalIndex.build(store.chunks(), record["fingerprint"])
+        lap("read_chunks_and_bm25_build_s")
     fiches = FicheStore(store.connection, store.fiches_name()).load()
     lap("read_fiches_s")
     times["index_load_s"] = sum(v for k, v in times.items() if k != "import_chromadb_s")
     after = _rss_mb()
-    return {"chunks": len(lexical.chunks), "fiches": len(fiches), **{k: round(v, 2) for k, v in times.items()}, **cpu,
+    return {"chunks": len(lexical.chunks), "fiches": len(fiches), "bm25_from": "blob" if fetched else "collection",
+            "blob_parts": record.get("lexical_parts"),
+            **{k: round(v, 2) for k, v in times.items()}, **cpu,
             "rss_before_mb": before["VmRSS"], "rss_after_mb": after["VmRSS"], "peak_rss_mb": after["VmHWM"]}
 
 

@@ -10,6 +10,7 @@ Records (the document is JSON; the vector a 1-d zero, Chroma requires one):
 - ``dirty``: present while a run is changing the store (the next run then diffs the
   store instead of trusting the record, as ``index.dirty`` does in embedded mode).
 - ``lease-<epoch>``: the index lease (:mod:`rag.index.lease`).
+- ``lexical-<run>-<n>``: the BM25 index of a run, in parts (:mod:`rag.index.lexical_blob`).
 
 Readers never create the collection; a missing one means "no index yet".
 """
@@ -68,9 +69,25 @@ class IndexMeta:
         return self._read(lambda c: c.get(ids=ids, include=["documents"]))
 
     def get_prefixed(self, prefix: str) -> dict[str, dict[str, Any]]:
-        """Every record whose id starts with ``prefix`` (the lease records: a handful)."""
-        found = self._read(lambda c: c.get(include=["documents"]))
-        return {k: v for k, v in found.items() if k.startswith(prefix)}
+        """Every record whose id starts with ``prefix`` (the lease records: a handful).
+        Ids first, then those documents: the BM25 blobs (MBs) are never read for it."""
+        ids = self.ids(prefix)
+        return self.get(ids) if ids else {}
+
+    def ids(self, prefix: str) -> list[str]:
+        """The ids of the records whose id starts with ``prefix`` (no document read)."""
+        from chromadb.errors import NotFoundError
+
+        collection = self._open(create=False)
+        if collection is None:
+            return []
+        with self.connection.errors(self.target):
+            try:
+                found = collection.get(include=[])
+            except NotFoundError:
+                self._collection = None
+                return []
+        return [i for i in found["ids"] if i.startswith(prefix)]
 
     def _read(self, query: Any) -> dict[str, dict[str, Any]]:
         from chromadb.errors import NotFoundError

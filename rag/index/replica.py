@@ -2,8 +2,10 @@
 server (no corpus folder, nothing in the data dir), and follows re-indexing done on
 other machines.
 
-:func:`load_server_index` reads the published generation: the chunk collection (its
-documents and metadata give the BM25 index, built in memory), the fiches collection.
+:func:`load_server_index` reads the published generation: the BM25 index the index job
+stored for the record's run (:mod:`rag.index.lexical_blob`; rebuilt in memory from the
+chunk collection's documents and metadata when it is missing or damaged), the fiches
+collection.
 :class:`LiveIndex` holds what a process built from it and rebuilds it when the index
 record's ``run`` changes, checking the record (one small read) at most every
 ``RAG_INDEX_CHECK_SECONDS``, never per query. The check and the rebuild run in a
@@ -27,6 +29,7 @@ from rag.config import Settings
 from rag.errors import IndexUnavailable, RagError
 from rag.index.fiche_store import FicheStore
 from rag.index.lexical import LexicalIndex
+from rag.index.lexical_blob import read_blob
 from rag.index.meta import IndexMeta
 from rag.index.store import VectorStore
 
@@ -56,7 +59,7 @@ def load_server_index(settings: Settings, record: dict[str, Any], embedder_confi
     """Load the generation ``record`` names (checked against our embedder)."""
     store = VectorStore(settings, generation=str(record["generation"]))
     store.open(embedder_config)
-    lexical = LexicalIndex.build(store.chunks(), str(record.get("fingerprint", "")))
+    lexical = read_blob(store.meta(), record) or LexicalIndex.build(store.chunks(), str(record.get("fingerprint", "")))
     fiches = FicheStore(store.connection, store.fiches_name()).load()
     return ServerIndex(store, lexical, fiches)
 

@@ -9,23 +9,30 @@
 3. mark the meta collection dirty; write the new and changed fiches to the generation's
    fiches collection, embed and upsert the changed chunks, delete the removed chunks,
    then the removed fiches (a replica loading meanwhile finds every fiche its chunks name);
-4. publish the index record (generation pointer, new ``run`` id, fingerprints, embedder)
-   in one upsert, delete generations older than the previous one, clear the dirty mark.
+4. build the BM25 index of the chunks and store it in the meta collection under a new
+   ``run`` id (:mod:`rag.index.lexical_blob`);
+5. publish the index record (generation pointer, that ``run`` id, the blob's parts,
+   fingerprints, embedder) in one upsert, delete generations older than the previous
+   one and the blobs of older runs, clear the dirty mark.
 
-No BM25 index is saved: each replica builds its own from the collection when the
-record's ``run`` changes. ``--rebuild`` fills a new generation (chunks and fiches
-collections) that replicas only see once step 4 switches the pointer.
+A replica loads the blob of the record's ``run`` when the record changes; it rebuilds
+BM25 from the collection only when the blob is missing or damaged (an index written
+before blobs existed). ``--rebuild`` fills a new generation (chunks and fiches
+collections) that replicas only see once step 5 switches the pointer.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from rag.config import Settings
 from rag.index.embeddings import Embedder, embedder_from_settings
 from rag.index.fiche_store import FicheStore
 from rag.index.lease import Lease
+from rag.index.lexical import LexicalIndex
+from rag.index.lexical_blob import prune_blobs, write_blob
 from rag.index.meta import DIRTY, RECORD
 from rag.index.runs import (
     IndexReport,
@@ -73,9 +80,16 @@ def index_on_server(settings: Settings, *, rebuild: bool = False, progress: bool
         fiches.sync(corpus.fiches, remove=False)
         report = sync_chunks(target, embedder, corpus.chunks, progress, on_progress, check=lease.check)
         fiches.sync(corpus.fiches, remove=True)
+        run = uuid.uuid4().hex
+        lexical = LexicalIndex.build(sorted(corpus.chunks, key=lambda c: c.id), fingerprints["fingerprint"])
         lease.check()
+        blob = write_blob(meta, run, lexical)
+        lease.check()
+        previous_run = str((meta.record() or {}).get("run", ""))  # replicas may be loading it still
         target.commit({
             **fingerprints,
+            **blob,
+            "run": run,
             "files": files,
             "chunks": len(corpus.chunks),
             "fiches": len(corpus.fiches),
@@ -83,6 +97,7 @@ def index_on_server(settings: Settings, *, rebuild: bool = False, progress: bool
             "embedder": embedder_key(settings),
             "embedder_config": config_record(config),
         })
+        prune_blobs(meta, keep={run, previous_run})
         meta.delete([DIRTY])
         return report
 

@@ -214,7 +214,8 @@ class VectorStore:
     def commit(self, manifest: dict[str, Any] | None = None) -> None:
         """Make this generation the current one (atomic), keep the previous, delete the rest.
         Call with the indexing lock (server: lease) held. On a server, ``manifest`` (the
-        run's record) is published with the pointer and a new ``run`` id, in one write."""
+        run's record) is published with the pointer and its ``run`` id (a new one unless
+        the manifest names it: the BM25 blob written for it), in one write."""
         if self.url:
             self._commit_server(manifest or {})
             return
@@ -229,7 +230,7 @@ class VectorStore:
         old = meta.record() or {}
         previous = old.get("generation") if old.get("generation") != self.generation else old.get("previous")
         meta.put(RECORD, {**manifest, "generation": self.generation, "previous": previous,
-                          "run": uuid.uuid4().hex, "indexed_at": time.time()})
+                          "run": manifest.get("run") or uuid.uuid4().hex, "indexed_at": time.time()})
         self.remove_stale_collections(keep={self.generation, previous})
 
     def remove_stale_collections(self, keep: set[str | None]) -> None:

@@ -9,8 +9,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.catalogue.corpus import load_corpus, write_fiches
@@ -18,6 +20,7 @@ from rag.errors import IndexUnavailable, StoreUnavailable
 from rag.index.chunking import chunk_corpus
 from rag.index.indexing import IndexReport, index_corpus
 from rag.index.lexical import Analyzer, LexicalIndex
+from rag.index.lexical_blob import PREFIX, part_ids, read_blob
 from rag.index.meta import DIRTY
 from rag.index.store import VectorStore
 from rag.services import Services
@@ -74,6 +77,32 @@ def test_replica_serves_chunks_bm25_and_fiches_from_the_server_alone(settings, t
     assert not served.settings.data_dir.exists() and not served.settings.corpus_dir.exists()
 
 
+def test_bm25_fetched_from_the_server_scores_as_the_corpus_one_and_a_lost_blob_falls_back(settings, tmp_path):
+    index_corpus(settings, embedder=CountingEmbedder())
+    published, meta = record(settings), VectorStore(settings).meta()
+    fetched = read_blob(meta, published)
+    assert fetched is not None and fetched.fingerprint == published["fingerprint"]
+    store = VectorStore(settings, generation=published["generation"])
+    store.open(CountingEmbedder().config())
+    rebuilt = LexicalIndex.build(store.chunks(), published["fingerprint"])  # what a replica did before
+    corpus = LexicalIndex.build(chunk_corpus(load_corpus(settings.corpus_dir).fiches, settings.chunk_tokens), "c")
+    assert [c.model_dump() for c in fetched.chunks] == [c.model_dump() for c in rebuilt.chunks]
+    for query in [*QUERIES, "zzz inconnu", "accueil accueil mairie"]:
+        weights = Counter(fetched.terms(query))
+        assert np.array_equal(fetched.scores(weights), rebuilt.scores(weights))  # same chunks, same order
+        assert ranked(fetched, query) == ranked(corpus, query)
+        assert [fetched.idf(t) for t in weights] == [corpus.idf(t) for t in weights]
+    meta.delete(part_ids(published["run"], published["lexical_parts"])[-1:])  # a part lost: the collection serves
+    assert read_blob(meta, published) is None
+    served = replica(settings, tmp_path).lexical
+    assert ranked(served, QUERIES[0]) == ranked(corpus, QUERIES[0])
+
+
+def ranked(index: LexicalIndex, query: str) -> dict[str, float]:
+    """The 20 best chunks' scores (rounded: the corpus' own chunk order sums in another order)."""
+    return {c.id: round(s, 4) for c, s in index.search(query, 20)}
+
+
 def test_terms_of_all_is_terms_text_by_text(settings):
     texts = [c.indexed_text for c in chunk_corpus(load_corpus(settings.corpus_dir).fiches, settings.chunk_tokens)]
     texts += ["L'İstanbul straße ŒUVRE d'accueil — n°3, ‹guichet›", ""]
@@ -95,10 +124,13 @@ def test_unchanged_touched_edited_removed(settings, seed):
     assert embedder.documents == total
     write_fiches([edit(seed[0], "Un zeppelin d'accueil.")], settings.corpus_dir)
     assert index_corpus(settings, embedder=embedder).updated == 1
+    middle = record(settings)
     (settings.corpus_dir / f"{seed[1].id}.md").unlink()
     assert index_corpus(settings, embedder=embedder).removed > 0
     last = record(settings)
     assert last["run"] != first["run"] and last["generation"] == first["generation"]
+    blobs = VectorStore(settings).meta().ids(PREFIX)  # this run's BM25 and the previous one's, not older
+    assert {i.rsplit("-", 1)[0] for i in blobs} == {f"{PREFIX}{last['run']}", f"{PREFIX}{middle['run']}"}
     fiches = replica(settings, settings.data_dir.parent).fiches
     assert seed[1].id not in fiches and "zeppelin" in fiches[seed[0].id].sections["Description"]
 
