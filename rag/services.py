@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from rag.answer.prompting import Prompts, load_prompts, prompt_paths
 from rag.catalogue.catalogue import Catalogue
+from rag.catalogue.fiche import Fiche
 from rag.catalogue.spam import load_denylist
 from rag.config import Settings, get_settings
 from rag.errors import IndexUnavailable
@@ -53,6 +54,7 @@ class Services:
         self._cache: dict[str, object] = {}
         self._backends: dict[tuple, Backend] = {}
         self._files: dict[str, tuple[tuple, object]] = {}
+        self._files_lock = threading.Lock()  # per-query reads never wait on a model load
         self._stamp: int | None = None  # manifest mtime when the index objects were loaded
 
     def _get(self, name: str, build: Callable[[], T]) -> T:
@@ -117,17 +119,17 @@ class Services:
         return live.get()
 
     def _serve(self, record: dict[str, Any]) -> _Served:
-        from rag.catalogue.places import places_or_empty
         from rag.search.retrieval import Retriever
 
         index = load_server_index(self.settings, record, self.embedder.config())
         retriever = Retriever(index.store, index.lexical, self.embedder, self.settings, thesaurus=self.thesaurus)
-        return _Served(index, retriever, Catalogue(index.fiches, places_or_empty(self.settings.places_path)))
+        return _Served(index, retriever, self._catalogue(index.fiches))
 
     def _reload_if_reindexed(self) -> None:
-        """Drop the index objects when the manifest changed since they were loaded. An
-        embedded Chroma client does not see another process's writes, so its cached
-        database handle is released too (in-flight queries finish on the old one)."""
+        """Embedded mode: drop the index objects when the manifest changed since they were
+        loaded (server mode reloads through :mod:`rag.index.replica`). An embedded Chroma
+        client does not see another process's writes, so its cached database handle is
+        released too (in-flight queries finish on the old one)."""
         try:
             stamp = manifest_path(self.settings.data_dir).stat().st_mtime_ns
         except FileNotFoundError:
@@ -138,10 +140,9 @@ class Services:
             if stamp != self._stamp and "retriever" in self._cache:
                 for name in ("store", "lexical", "retriever", "fiches"):
                     self._cache.pop(name, None)
-                if not self.settings.chroma_url:
-                    from chromadb.api.client import SharedSystemClient
+                from chromadb.api.client import SharedSystemClient
 
-                    SharedSystemClient.clear_system_cache()
+                SharedSystemClient.clear_system_cache()
             self._stamp = stamp
 
     @property
@@ -151,10 +152,14 @@ class Services:
         if self.settings.chroma_url:
             return self._served().catalogue
         from rag.catalogue.corpus import load_corpus
+
+        return self._get("fiches", lambda: self._catalogue(load_corpus(self.settings.corpus_dir).fiches))
+
+    def _catalogue(self, fiches: list[Fiche]) -> Catalogue:
+        """The catalogue of ``fiches``, with the place table of the settings."""
         from rag.catalogue.places import places_or_empty
 
-        return self._get("fiches", lambda: Catalogue(load_corpus(self.settings.corpus_dir).fiches,
-                                                     places_or_empty(self.settings.places_path)))
+        return Catalogue(fiches, places_or_empty(self.settings.places_path))
 
     @property
     def conversations(self) -> ConversationStore:
@@ -167,7 +172,7 @@ class Services:
     def _by_mtime(self, name: str, paths: list[Path], load: Callable[[], T]) -> T:
         """``load()``, cached until one of ``paths`` changes (edits apply without restart)."""
         stamp = tuple(path.stat().st_mtime_ns if path.exists() else None for path in paths)
-        with self._lock:
+        with self._files_lock:
             cached = self._files.get(name)
             if cached is None or cached[0] != stamp:
                 cached = self._files[name] = (stamp, load())

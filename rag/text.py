@@ -108,3 +108,12 @@ def clean_question(raw: object, max_chars: int) -> tuple[str, list[str]]:
         text = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
         notices.append(f"Question trop longue : seuls ses {max_chars} premiers caractères ont été pris en compte.")
     return text, notices
+
+
+def excerpt(text: str, limit: int) -> str:
+    """``text`` on one line, cut at a word boundary with " …" past ``limit`` characters:
+    how the chat's cards and the API's sources show a passage."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0] + " …"

@@ -16,9 +16,10 @@ from rag.catalogue.fiche import ECHELLE, PARTENAIRES, TYPE_ACTEUR, VILLE, Fiche
 from rag.catalogue.spam import is_spam, mask_spam
 from rag.config import Settings
 from rag.errors import InputError
-from rag.search.filters import ALIASES, FILTER_FIELDS, value_matches
+from rag.search.filters import FILTER_FIELDS, value_matches
+from rag.search.filters import check_filters as check_known_filters
 from rag.services import Services
-from rag.text import squash
+from rag.text import excerpt
 from rag.types import Hit, Source
 
 EXCERPT_CHARS = 400
@@ -41,33 +42,20 @@ def default_model(settings: Settings) -> str:
 
 
 def check_filters(filters: Mapping[str, str] | None) -> dict[str, str]:
-    """The filters as retrieval takes them (aliases resolved: ``ville`` -> ``commune``),
-    else a French :class:`InputError` (unknown key, blank or over-long value)."""
-    checked: dict[str, str] = {}
+    """:func:`rag.search.filters.check_filters` (aliases resolved, French
+    :class:`InputError`), plus the API's bound on a value's length."""
+    checked = check_known_filters(filters)
     for key, value in (filters or {}).items():
-        name = ALIASES.get(key, key)
-        if name not in FILTER_FIELDS:
-            raise InputError(f"filtre inconnu « {key[:50]} » ; filtres valides : {', '.join(FILTER_FIELDS)}")
-        if not squash(value):
-            raise InputError(f"le filtre « {key} » n'a pas de valeur")
         if len(value) > MAX_FILTER_CHARS:
             raise InputError(f"valeur du filtre « {key} » trop longue (au plus {MAX_FILTER_CHARS} caractères)")
-        checked[name] = value.strip()
     return checked
-
-
-def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    """The text on one line, cut on a word boundary with "…" past ``limit`` characters."""
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    return flat[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def api_source(source: Source) -> ApiSource:
     """A pipeline source as the API lists it."""
     return ApiSource(n=source.n, fiche_id=source.fiche_id, title=source.title, section=source.section,
-                     url=source.url, excerpt=excerpt(source.text), ville=source.ville, cited=source.cited)
+                     url=source.url, excerpt=excerpt(source.text, EXCERPT_CHARS), ville=source.ville,
+                     cited=source.cited)
 
 
 def _safe_url(url: str, spam: list[str]) -> str:

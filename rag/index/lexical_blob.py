@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "lexical-"
 PART = 4_000_000
-"""Characters of base64 per record (Chroma documents of a few MB; one request each)."""
+"""Characters of base64 per record (Chroma documents of a few MB; read two records per request)."""
 
 
 def part_ids(run: str, parts: int) -> list[str]:

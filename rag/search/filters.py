@@ -61,7 +61,7 @@ def check_filters(filters: Mapping[str, str] | None) -> dict[str, str]:
     checked: dict[str, str] = {}
     for key, value in (filters or {}).items():
         if ALIASES.get(key, key) not in FILTER_FIELDS:
-            raise InputError(f"filtre inconnu « {key} » ; filtres valides : {', '.join(FILTER_FIELDS)}")
+            raise InputError(f"filtre inconnu « {key[:50]} » ; filtres valides : {', '.join(FILTER_FIELDS)}")
         if not isinstance(value, str) or not squash(value):
             raise InputError(f"le filtre « {key} » n'a pas de valeur (par ex. {key}=…)")
         checked[ALIASES.get(key, key)] = value.strip()

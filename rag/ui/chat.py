@@ -30,11 +30,11 @@ from rag.answer.support import describe
 from rag.catalogue.fiche import Fiche
 from rag.conversations import Timings
 from rag.errors import RagError
-from rag.search.filters import FILTER_FIELDS
 from rag.services import Services
 from rag.types import Answer, Source
 from rag.ui.citing import CITE_PARAM, cite_href, cited_sentence, linked_answer, parse_cite
 from rag.ui.conversations import Storage
+from rag.ui.export import filter_label
 from rag.ui.feedback import feedback_form
 from rag.ui.rendering import escape_markdown, safe_markdown
 from rag.ui.sidebar import ChatOptions
@@ -71,16 +71,12 @@ def guarded(page: Callable[[], None], icon: str | None = None, name: str = "page
         st.error(GENERIC_ERROR, icon=icon)
 
 
-def _label(key: str, value: str) -> str:
-    return f"{FILTER_FIELDS[key].label if key in FILTER_FIELDS else key} : {value}"
-
-
 def _reask(turn: Turn, position: int, widget_key: str) -> None:
     """Callback: the user removed inferred filters -> ask the question again without
     them (as a new turn); the chips of the old turn are selected again."""
     kept_labels = set(st.session_state.get(widget_key) or [])
-    kept = {k: v for k, v in turn.inferred.items() if _label(k, v) in kept_labels}
-    st.session_state[widget_key] = [_label(k, v) for k, v in turn.inferred.items()]
+    kept = {k: v for k, v in turn.inferred.items() if filter_label(k, v) in kept_labels}
+    st.session_state[widget_key] = [filter_label(k, v) for k, v in turn.inferred.items()]
     st.session_state[PENDING_KEY] = Pending(turn.question, keep=kept, before=position)
 
 
@@ -88,7 +84,7 @@ def inferred_chips(turn: Turn, position: int) -> None:
     """Filters deduced from the question, as chips the user can remove (re-asks)."""
     if not turn.inferred:
         return
-    labels = [_label(k, v) for k, v in turn.inferred.items()]
+    labels = [filter_label(k, v) for k, v in turn.inferred.items()]
     key = f"inferred_{turn.id}"
     st.pills("Filtres déduits de la question (cliquez pour retirer)", labels, selection_mode="multi",
              default=labels, key=key, on_change=_reask, args=(turn, position, key),
@@ -97,8 +93,7 @@ def inferred_chips(turn: Turn, position: int) -> None:
 
 def _cards(sources: list[Source], turn: Turn, fiches: Mapping[str, Fiche]) -> None:
     for source in sources:
-        sentence = cited_sentence(turn.answer.answer, source.n, source.text) if source.cited else None
-        source_card(source, fiches, key=f"{turn.id}_{source.n}", sentence=sentence)
+        source_card(source, fiches, key=f"{turn.id}_{source.n}", answer=turn.answer.answer)
 
 
 def turn_details(turn: Turn, position: int, fiches: Mapping[str, Fiche], storage: Storage) -> None:
@@ -134,7 +129,7 @@ def _answer_text(turn: Turn, conversation_id: str | None) -> str:
     if turn.saved and conversation_id:
         href = partial(cite_href, conversation_id, turn.id)
         return linked_answer(turn.answer.answer, {s.n for s in turn.cited}, href)
-    return linked_answer(turn.answer.answer, set(), None)
+    return safe_markdown(turn.answer.answer)
 
 
 def _message_slots() -> tuple[DeltaGenerator, DeltaGenerator]:

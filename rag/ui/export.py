@@ -26,9 +26,14 @@ def source_line(source: Source) -> str:
     return line
 
 
+def filter_label(key: str, value: str) -> str:
+    """``Commune : Nantes`` (plain text): a filter as the chips and the export name it."""
+    return f"{FILTER_FIELDS[key].label if key in FILTER_FIELDS else key} : {value}"
+
+
 def filters_text(filters: dict[str, str]) -> str:
-    """``Ville : Nantes, Échelle : Locale`` (plain text)."""
-    return ", ".join(f"{FILTER_FIELDS[k].label if k in FILTER_FIELDS else k} : {v}" for k, v in filters.items())
+    """``Commune : Nantes, Échelle d'action : Locale`` (plain text)."""
+    return ", ".join(filter_label(k, v) for k, v in filters.items())
 
 
 def turn_markdown(turn: Turn, number: int) -> str:

@@ -15,22 +15,15 @@ import streamlit as st
 
 from rag.catalogue.fiche import LIEN, METADATA_FIELDS, Fiche
 from rag.index.chunking import METADATA_SECTION
+from rag.text import excerpt
 from rag.types import Source
-from rag.ui.citing import locate
+from rag.ui.citing import cited_sentence, locate
 from rag.ui.rendering import escape_markdown, markdown_link
 
 EXCERPT_CHARS = 260
 HIGHLIGHT = "orange-background"
 """Streamlit's Markdown background colour for the cited sentence (bold too: colour is
 never the only cue)."""
-
-
-def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    """The start of ``text``, cut at a word boundary, with an ellipsis when cut."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    return text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def facts_line(source: Source) -> str:
@@ -45,18 +38,19 @@ def heading(level: int, text: str) -> None:
 
 
 def source_card(source: Source, fiches: Mapping[str, Fiche], *, key: str, level: int = 3,
-                sentence: str | None = None) -> None:
+                answer: str | None = None) -> None:
     """One bordered card: title (a heading), facts, excerpt, link, and a button opening
-    the fiche (``sentence``: the cited sentence to highlight there)."""
+    the fiche (with the sentence ``answer`` cites highlighted, found only when clicked)."""
     with st.container(border=True, key=f"card_{key}"):
         heading(level, source.heading)
         facts = facts_line(source)
         if facts:
             st.caption(escape_markdown(facts, line_breaks=False))
-        st.markdown(escape_markdown(excerpt(source.text)))
+        st.markdown(escape_markdown(excerpt(source.text, EXCERPT_CHARS)))
         left, right = st.columns([1, 2])
         if source.fiche_id in fiches:
             if left.button("Voir la fiche", key=f"open_{key}", icon=":material/description:"):
+                sentence = cited_sentence(answer, source.n, source.text) if answer and source.cited else None
                 fiche_dialog(fiches[source.fiche_id], source.section, sentence)
         if source.url:
             right.markdown(markdown_link("Site de l'initiative", source.url))
