@@ -190,7 +190,8 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
     query = search_text(standalone, engine, prompts, settings.query_rewrite)
     hits = services.retriever.search(query, k=k, mode=settings.search_mode, filters=wanted)
     passages = [Passage(n=i, chunk=hit.chunk, score=hit.score, dense=hit.dense) for i, hit in enumerate(hits, start=1)]
-    similarity = passage_similarity(services.retriever.embedder, standalone, passages)
+    # each retrieved sentence embedded only if abstention's signals or the extractive backend need it
+    similarity = functools.cache(lambda: passage_similarity(services.retriever.embedder, standalone, passages))
     decision = _decide(standalone, hits, wanted, services, similarity)
     spam = services.spam_patterns()
     run = functools.partial(AnswerRun, question=text, standalone=standalone, filters=wanted, backend=engine,
@@ -202,7 +203,7 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
         return run(sources=sources, given=[], request=None, abstain_text=text)
     request, given = _request(standalone, passages, engine, prompts, settings, notices)
     if not engine.uses_llm:  # extractive: sentences weighed by meaning too; a place's initiatives listed
-        request = request.model_copy(update={"filters": wanted, "similarity": similarity})
+        request = request.model_copy(update={"filters": wanted, "similarity": similarity()})
 
     def retry(overflow: ContextOverflow) -> tuple[GenerationRequest, list[Passage]]:
         notices.append("Le serveur a refusé la requête, trop longue pour sa fenêtre de contexte : "
@@ -214,10 +215,10 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
 
 
 def _decide(standalone: str, hits: list[Hit], filters: dict[str, str], services: AnswerContext,
-            similarity: dict[str, float]) -> Decision:
+            similarity: Callable[[], dict[str, float]]) -> Decision:
     """Abstention: nothing found (with the filters), names settle it, the sentence-level
     signals do (unknown words, off-theme, each with a weak best quote: ``similarity`` is
-    each retrieved sentence's cosine with the question), a place filter with passages
+    each retrieved sentence's cosine with the question, computed on first call), a place filter with passages
     answers, or the cosine does (overruled when the passages hold the question's words)."""
     if filters and not hits:
         wanted = ", ".join(f"{FILTER_FIELDS[key].label} = « {value} »" for key, value in filters.items())
@@ -228,7 +229,7 @@ def _decide(standalone: str, hits: list[Hit], filters: dict[str, str], services:
     if decision is not None:
         return decision
     best = top_cosine(services.retriever, standalone, filters)
-    quote = max([best or 0.0, *similarity.values()])
+    quote = max([best or 0.0, *similarity().values()])
     found = signals(standalone, services.fiches, services.retriever.embedder, quote)
     settled = by_signals(found)
     if settled is not None:

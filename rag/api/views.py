@@ -16,8 +16,8 @@ from rag.catalogue.fiche import ECHELLE, PARTENAIRES, TYPE_ACTEUR, VILLE, Fiche
 from rag.catalogue.spam import is_spam, mask_spam
 from rag.config import Settings
 from rag.errors import InputError
-from rag.search.filters import FILTER_FIELDS, value_matches
 from rag.search.filters import check_filters as check_known_filters
+from rag.search.filters import fiche_matches
 from rag.services import Services
 from rag.text import excerpt
 from rag.types import Hit, Source
@@ -79,12 +79,6 @@ def _hit(rank: int, hit: Hit, fiches: Mapping[str, Fiche], spam: list[str]) -> S
     return SearchHit(rank=rank, fiche_id=chunk.fiche_id, title=chunk.title, section=chunk.section,
                      score=round(hit.score, 6), text=_mask(chunk.text, spam),
                      url=_safe_url(fiche.link if fiche else "", spam), ville=chunk.metadata.get("ville", ""))
-
-
-def fiche_matches(fiche: Fiche, filters: Mapping[str, str]) -> bool:
-    """Does the fiche satisfy every (checked) filter, as a chunk of it would?"""
-    return all(value_matches(value, " | ".join(fiche.values(FILTER_FIELDS[key].fiche_field)))
-               for key, value in filters.items())
 
 
 def summary(fiche: Fiche, spam: list[str]) -> FicheSummary:

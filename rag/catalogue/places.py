@@ -19,13 +19,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.catalogue.fiche import VILLE, Fiche
+from rag.catalogue.fiche import PLACE_FIELDS, VILLE, Fiche
 from rag.errors import CorpusError
 from rag.text import squash
 
 log = logging.getLogger(__name__)
 
-LEVELS = ("commune", "departement", "region")
+LEVELS = PLACE_FIELDS
 """The three levels, narrowest first (also the front-matter keys and the filter keys)."""
 
 COLUMNS = ["niveau", "nom", "code", "departement", "region", "alias"]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from rag.cli.output import print_json
 from rag.config import get_settings
 from rag.errors import DatabaseError
 
@@ -33,11 +34,6 @@ def _open() -> tuple[ConversationStore, str]:
     return Services(get_settings()).conversations, LOCAL_USER
 
 
-def _print_json(payload: object) -> None:
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     """The conversations, most recent first: id, title, turns, updated_at."""
     store, user = _open()
@@ -45,7 +41,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     rows = [{"id": c.id, "title": c.title, "turns": c.turn_count, "updated_at": c.updated_at.isoformat()}
             for c in found]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     elif not rows:
         print("aucune conversation", file=sys.stderr)
     for c in [] if args.json else found:
@@ -60,7 +56,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     store, user = _open()
     conversation = store.get_conversation(args.id, user)
     if args.json:
-        _print_json(conversation_json(conversation))
+        print_json(conversation_json(conversation))
     else:
         sys.stdout.write(conversation_markdown(conversation))
     return 0
@@ -84,7 +80,7 @@ def cmd_feedback_list(args: argparse.Namespace) -> int:
     store, user = _open()
     records = store.list_feedback(user, rating=args.rating, limit=args.limit)
     if args.json:
-        _print_json([record.model_dump(mode="json") for record in records])
+        print_json([record.model_dump(mode="json") for record in records])
         return 0
     if not records:
         print("aucun avis", file=sys.stderr)

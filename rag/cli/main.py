@@ -7,7 +7,6 @@ With ``--json``, stdout carries only JSON; progress and logs go to stderr. Any
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -15,17 +14,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rag.cli.conversations import add_parsers as add_conversation_parsers
+from rag.cli.output import print_json
 from rag.cli.serve import add_parsers as add_serve_parsers
 from rag.config import get_settings
 from rag.errors import RagError
 
 log = logging.getLogger("rag")
-
-
-def _print_json(payload: object) -> None:
-    """Write one JSON document to stdout (UTF-8, not ASCII-escaped)."""
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -41,7 +35,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(f"{len(report.fiches)} fiches importées dans {out_dir} ({len(report.written)} fichiers modifiés, "
           f"{len(report.warnings)} avertissements) ; retiré : {removed or 'rien'}", file=sys.stderr)
     if args.json:
-        _print_json([fiche.to_json() for fiche in report.fiches])
+        print_json([fiche.to_json() for fiche in report.fiches])
     return 0
 
 
@@ -51,7 +45,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     report = index_corpus(get_settings(), rebuild=args.rebuild, progress=True)
     if args.json:
-        _print_json(report.to_json())
+        print_json(report.to_json())
     else:
         print(f"ajoutés : {report.added}, mis à jour : {report.updated}, supprimés : {report.removed}, "
               f"inchangés : {report.unchanged} ({report.embedded} passages vectorisés)")
@@ -76,7 +70,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.question != "-":
         hits = services.retriever.search(args.question, k=args.k, mode=mode, filters=filters)
         if args.json:
-            _print_json({"query": args.question, "hits": [hit_json(h) for h in hits]})
+            print_json({"query": args.question, "hits": [hit_json(h) for h in hits]})
         for n, hit in enumerate([] if args.json else hits, start=1):
             print(f"{n:>2}. [{hit.score:.4f}] {hit.chunk.header} ({hit.chunk.fiche_id})")
             print(f"    {' '.join(hit.chunk.text.split())[:200]}")
@@ -85,9 +79,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         if line.strip():
             try:
                 hits = services.retriever.search(line.strip(), k=args.k, mode=mode, filters=filters)
-                _print_json({"query": line.strip(), "hits": [hit_json(h) for h in hits]})
+                print_json({"query": line.strip(), "hits": [hit_json(h) for h in hits]})
             except RagError as exc:  # one bad line does not end the batch
-                _print_json({"query": line.strip(), "hits": [], "error": str(exc)})
+                print_json({"query": line.strip(), "hits": [], "error": str(exc)})
     return 0
 
 
@@ -108,7 +102,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     report = evaluate(services.retriever, questions, k=args.k, embedder=services.settings.embedder,
                       filters_for=infer)
     if args.json:
-        _print_json(report.model_dump(mode="json"))
+        print_json(report.model_dump(mode="json"))
     else:
         print(format_table(report, details=args.details))
     return 0
@@ -144,7 +138,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for _ in pieces:
             pass
         result = run.result
-        _print_json({**answer_json(result), **(stored.save(run) if stored else {})})
+        print_json({**answer_json(result), **(stored.save(run) if stored else {})})
     else:
         for piece in pieces:
             sys.stdout.write(piece)

@@ -3,6 +3,9 @@ the numbered sources for a terminal."""
 
 from __future__ import annotations
 
+import json
+import sys
+
 from rag.types import Answer, Hit, Source
 
 
@@ -51,3 +54,9 @@ def format_sources(answer: Answer) -> str:
         lines += ([""] if lines else []) + [title, *(_source_line(s) for s in others)]
     lines += ["", f"Éléments de preuve : {answer.evidence}"]
     return "\n".join(lines)
+
+
+def print_json(payload: object) -> None:
+    """Write one JSON document to stdout (UTF-8, not ASCII-escaped)."""
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

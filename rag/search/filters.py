@@ -16,7 +16,16 @@ from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from rag.catalogue.catalogue import Catalogue, PlaceName
-from rag.catalogue.fiche import COMMUNE, DEPARTEMENT, ECHELLE, PARTENAIRES, REGION, TYPE_ACTEUR, Fiche
+from rag.catalogue.fiche import (
+    COMMUNE,
+    DEPARTEMENT,
+    ECHELLE,
+    PARTENAIRES,
+    PLACE_FIELDS,
+    REGION,
+    TYPE_ACTEUR,
+    Fiche,
+)
 from rag.errors import InputError
 from rag.text import squash
 from rag.types import Chunk
@@ -161,7 +170,7 @@ def infer_filters(question: str, catalogue: Catalogue) -> dict[str, str]:
     return filters
 
 
-PLACE_KEYS = ("commune", "departement", "region")
+PLACE_KEYS = PLACE_FIELDS
 LISTING_MAX = 20
 """At most this many passages when a place filter widens the search (see :func:`place_depth`)."""
 

@@ -33,6 +33,7 @@ from rag.answer.backends.base import Backend
 from rag.answer.details import missing_detail
 from rag.answer.evidence import Sentence, clean, score_sentences, split_sentences, terms
 from rag.index.chunking import METADATA_SECTION
+from rag.search.filters import PLACE_KEYS
 from rag.text import QUESTION_GENERIC, fold
 from rag.types import GenerationRequest
 
@@ -49,7 +50,6 @@ NEAR_DUPLICATE = 0.9
 """Two sentences of one fiche this similar (difflib ratio) are one: exports repeat a
 paragraph with a typo, and quoting both says nothing more. Across fiches, similar
 sentences are distinct evidence and are both kept."""
-PLACE_KEYS = ("commune", "departement", "region")
 
 _PLURAL_NOUN = r"(?:initiatives|projets|actions|demarches|experiences|acteurs|structures|fiches|retours|projects)"
 LIST_QUESTION = re.compile(
