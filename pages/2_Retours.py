@@ -16,7 +16,7 @@ def page() -> None:
     st.title("Retours des utilisateurs")
     user = require_user()
     services = get_app_services().services
-    retours_page(services.conversations, user, is_lead(user), dict(services.fiches))
+    retours_page(services.conversations, user, is_lead(user), services.fiches)
 
 
 guarded(page, name="retours page")

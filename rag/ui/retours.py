@@ -53,14 +53,13 @@ def _add_to_eval(item: RetourItem, key: str) -> None:
                                             if added else "Déjà dans le jeu d'évaluation.")
 
 
-def retour_item(item: RetourItem, fiches: Mapping[str, Fiche], key: str) -> None:
+def retour_item(item: RetourItem, fiches: Mapping[str, Fiche], ids: list[str], key: str) -> None:
     """One answer to look at: the question (a heading), what went wrong, a link opening
-    its conversation, and the eval-set form."""
+    its conversation, and the eval-set form (``ids``: the choices, sorted once per page)."""
     with st.container(border=True, key=f"retour_{key}"):
         heading(3, item.question)
         st.markdown(item_lines(item))
         st.markdown(f"[Ouvrir la conversation](/?{CONVERSATION_PARAM}={item.conversation_id})")
-        ids = [NONE, *sorted(fiches, key=lambda fid: fold_spaced(fiches[fid].title))]
         cited = [i.fiche_id for i in item.initiatives if i.fiche_id in fiches]
         left, right = st.columns([3, 2], vertical_alignment="bottom")
         left.selectbox("Initiative attendue", ids, index=ids.index(cited[0]) if cited else 0, key=f"expected_{key}",
@@ -72,12 +71,12 @@ def retour_item(item: RetourItem, fiches: Mapping[str, Fiche], key: str) -> None
             st.caption(escape_markdown(done))
 
 
-def show_groups(found: list[RetourGroup], fiches: Mapping[str, Fiche], prefix: str) -> None:
+def show_groups(found: list[RetourGroup], fiches: Mapping[str, Fiche], ids: list[str], prefix: str) -> None:
     """Each group: a heading with its size, then its items."""
     for group in found:
         heading(2, f"{group.label} ({len(group.items)})")
         for item in group.items:
-            retour_item(item, fiches, f"{prefix}_{group.key or 'none'}_{item.turn_id}")
+            retour_item(item, fiches, ids, f"{prefix}_{group.key or 'none'}_{item.turn_id}")
 
 
 def retours_page(store: ConversationStore, user_id: str, everyone: bool, fiches: Mapping[str, Fiche]) -> None:
@@ -95,8 +94,9 @@ def retours_page(store: ConversationStore, user_id: str, everyone: bool, fiches:
         st.info("Aucun retour pour le moment : les réponses jugées pas utiles et les questions non couvertes "
                 "apparaîtront ici.")
         return
+    ids = [NONE, *sorted(fiches, key=lambda fid: fold_spaced(fiches[fid].title))]
     by_initiative, by_reason = st.tabs(["Par initiative citée", "Par raison"])
     with by_initiative:
-        show_groups(retours.by_initiative(), fiches, "i")
+        show_groups(retours.by_initiative(), fiches, ids, "i")
     with by_reason:
-        show_groups(retours.by_reason(), fiches, "r")
+        show_groups(retours.by_reason(), fiches, ids, "r")
