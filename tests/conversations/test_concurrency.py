@@ -79,3 +79,21 @@ def test_processes_starting_together_migrate_and_import_once(url: str, tmp_path:
     assert len(store.list_feedback("local")) == 5
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql(f"SELECT count(*) FROM meta WHERE key = '{LEGACY_KEY}'").scalar_one() == 1
+
+
+def test_processes_opening_a_fresh_sqlite_file_together_all_start(tmp_path: Path) -> None:
+    """The switch to WAL mode races when processes open a new file at once; SQLite
+    answers the loser « database is locked » without waiting: every process must start.
+    The race is lost about once in eight rounds, so the test runs several."""
+    legacy = tmp_path / "feedback.jsonl"
+    legacy.write_text("", encoding="utf-8")
+    context = multiprocessing.get_context("spawn")
+    for round_ in range(8):
+        start = context.Barrier(WRITERS)
+        url = f"sqlite:///{tmp_path / f'app{round_}.db'}"
+        workers = [context.Process(target=open_with_legacy, args=(url, str(legacy), start)) for _ in range(WRITERS)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=180)
+        assert [worker.exitcode for worker in workers] == [0] * WRITERS, f"round {round_}"
