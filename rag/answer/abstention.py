@@ -80,8 +80,8 @@ def threshold_for(settings) -> float:  # noqa: ANN001 - rag.config.Settings
 
 
 def residual_words(question: str) -> list[str]:
-    """What the question asks besides names and generic words ("initiatives à Quimper" -> [])."""
-    names = {fold_spaced(n) for n in proper_names(question)}
+    """What the question asks besides names and generic words ("initiatives à Saint-Méen-le-Grand" -> [])."""
+    names = {word for name in proper_names(question) for word in re.findall(r"\w+", fold_spaced(name))}
     words = re.findall(r"\w+", fold_spaced(question))
     return [w for w in words
             if w not in LEXICAL_STOP_WORDS and w not in QUESTION_GENERIC and w not in names and len(w) > 1]

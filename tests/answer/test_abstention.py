@@ -126,6 +126,8 @@ def test_names_the_catalogue_lacks(question: str, unknown: list[str]) -> None:
 def test_residual_words_of_a_names_only_question() -> None:
     assert proper_names("Comment fait Brest ? Et Nantes") == ["Brest", "Nantes"]
     assert residual_words("initiatives à Quimper") == []
+    assert residual_words("initiatives à Saint-Méen-le-Grand") == []  # a hyphenated name, every part
+    assert residual_words("borne mobile à Saint-Denis") == ["borne", "mobile"]
     assert residual_words("qui contacter pour l'accueil multicanal de la Région Bretagne ?") == [
         "contacter", "accueil", "multicanal"]
 
