@@ -89,6 +89,12 @@ class AnswerRun:
     def abstained(self) -> bool:
         return self.abstain_text is not None
 
+    @property
+    def model(self) -> str | None:
+        """The LLM model asked (``None`` for the extractive backend), as stored with the turn."""
+        model = getattr(self.backend.options, "model", None)
+        return str(model) if model else None
+
     def _chunks(self, cleaner: CitationStream) -> Iterator[str]:
         """The backend's text; a prompt refused as too long is rebuilt smaller and sent once more."""
         if self.abstain_text is not None or self.request is None:

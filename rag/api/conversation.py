@@ -22,6 +22,7 @@ from rag.api.schemas import MAX_MESSAGE_CHARS, ChatMessage
 from rag.api.state import services_of
 from rag.conversations import LOCAL_USER, ConversationStore, Timings
 from rag.errors import ConversationNotFound, DatabaseError
+from rag.search.filters import inferred_part
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +102,8 @@ class StoredConversation:
         timings = Timings(total_ms=round((done - self.started) * 1000, 1),
                           first_token_ms=round(((self.first_token or done) - self.started) * 1000, 1))
         result = run.result
-        inferred = {key: value for key, value in result.filters.items() if key not in explicit}
         try:
-            self.store.add_turn(self.id, self.user_id, result, timings, getattr(run.backend.options, "model", None),
-                                inferred=inferred)
+            self.store.add_turn(self.id, self.user_id, result, timings, run.model,
+                                inferred=inferred_part(result.filters, explicit))
         except DatabaseError as exc:
             log.warning("turn not stored in conversation %s: %s", self.id, exc)

@@ -154,10 +154,12 @@ class AskConversation:
                 self.first_token = time.perf_counter()
             yield piece
 
-    def save(self, run: AnswerRun) -> dict[str, str | None]:
+    def save(self, run: AnswerRun, chosen: dict[str, str]) -> dict[str, str | None]:
         """Store the answer as the conversation's next turn (creating the conversation
-        for ``new``); the ``conversation_id`` and ``turn_id`` for ``--json``."""
+        for ``new``), with the filters inferred beyond the ``chosen`` ones, as the UI and
+        the API do; the ``conversation_id`` and ``turn_id`` for ``--json``."""
         from rag.conversations import Timings
+        from rag.search.filters import inferred_part
 
         done = time.perf_counter()
         timings = Timings(total_ms=round((done - self.started) * 1000, 1),
@@ -166,8 +168,8 @@ class AskConversation:
             try:
                 if self.id is None:
                     self.id = self.store.create_conversation(self.user).id
-                model = getattr(run.backend.options, "model", None)
-                self.turn_id = self.store.add_turn(self.id, self.user, run.result, timings, model).id
+                self.turn_id = self.store.add_turn(self.id, self.user, run.result, timings, run.model,
+                                                   inferred=inferred_part(run.result.filters, chosen)).id
             except DatabaseError as exc:
                 self._give_up(str(exc))
         return {"conversation_id": self.id, "turn_id": self.turn_id}

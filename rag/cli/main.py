@@ -138,7 +138,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for _ in pieces:
             pass
         result = run.result
-        print_json({**answer_json(result), **(stored.save(run) if stored else {})})
+        print_json({**answer_json(result), **(stored.save(run, filters) if stored else {})})
     else:
         for piece in pieces:
             sys.stdout.write(piece)
@@ -146,7 +146,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         result = run.result
         print("\n\n" + format_sources(result))
         if stored:
-            stored.save(run)
+            stored.save(run, filters)
             stored.report()
     for notice in result.notices:
         print(f"note : {notice}", file=sys.stderr)

@@ -77,6 +77,12 @@ def check_filters(filters: Mapping[str, str] | None) -> dict[str, str]:
     return checked
 
 
+def inferred_part(applied: Mapping[str, str], chosen: Mapping[str, str]) -> dict[str, str]:
+    """The applied filters the user did not choose: those deduced from the question
+    (shown as removable chips, stored with the turn)."""
+    return {key: value for key, value in applied.items() if chosen.get(key) != value}
+
+
 def value_matches(wanted: str, stored: str) -> bool:
     """Does one element of ``stored`` (" | "-joined) equal or contain one alternative of
     ``wanted`` as words?"""

@@ -183,8 +183,8 @@ def _failed(question: str, message: str, filters: dict[str, str], run: AnswerRun
 
 def _produce(question: str, services: Services, options: ChatOptions, history: list[tuple[str, str]],
              keep: dict[str, str] | None, slots: tuple[DeltaGenerator, DeltaGenerator],
-             started: float) -> tuple[Answer, Timings, bool]:
-    """Run the pipeline into the live slots; (answer, timings, whether a run happened)."""
+             started: float) -> tuple[Answer, Timings, AnswerRun | None]:
+    """Run the pipeline into the live slots; (answer, timings, the run if one started)."""
     text, live = slots
     filters = {**(keep or {}), **options.filters}
     run = None
@@ -195,14 +195,14 @@ def _produce(question: str, services: Services, options: ChatOptions, history: l
         timings = _stream(run, text, started)
         result = run.result
         notices = [*result.notices, *(describe(item) for item in result.unsupported)]  # « … » — non étayé par [n]
-        return result.model_copy(update={"notices": notices}), timings, True
+        return result.model_copy(update={"notices": notices}), timings, run
     except RagError as exc:
         message = str(exc)
     except Exception:  # noqa: BLE001 - the UI must never show a traceback
         log.exception("unexpected error while answering %r", question[:80])
         message = GENERIC_ERROR
     elapsed = Timings(total_ms=_ms(time.perf_counter() - started))
-    return _failed(question, message, filters, run, options.backend), elapsed, run is not None
+    return _failed(question, message, filters, run, options.backend), elapsed, run
 
 
 def _save(turn: Turn, chat: ChatState, storage: Storage, model: str | None) -> None:
@@ -230,12 +230,11 @@ def answer_live(pending: Pending, services: Services, options: ChatOptions, chat
     with st.chat_message("assistant"):
         slots = _message_slots()
         before = chat.turns if pending.before is None else chat.turns[:pending.before]
-        answer, timings, ran = _produce(pending.question, services, options, [t.pair() for t in before],
+        answer, timings, run = _produce(pending.question, services, options, [t.pair() for t in before],
                                         pending.keep, slots, started)
         turn = Turn.new(answer, options.filters, timings)
-        if ran:
-            model = options.overrides.get("model")
-            _save(turn, chat, storage, str(model) if model else None)
+        if run is not None:
+            _save(turn, chat, storage, run.model)
         text, live = slots
         live.empty()
         if answer.answer:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from streamlit.runtime.state import SessionStateProxy
 
 from rag.conversations import FeedbackRecord, StoredTurn, Timings
+from rag.search.filters import inferred_part
 from rag.types import Answer, Source
 
 STATE_KEY = "chat"
@@ -57,8 +58,7 @@ class Turn:
     @classmethod
     def new(cls, answer: Answer, chosen: dict[str, str], timings: Timings) -> Turn:
         """A fresh turn; the applied filters not ``chosen`` in the sidebar were inferred."""
-        inferred = {k: v for k, v in answer.filters.items() if chosen.get(k) != v}
-        return cls(answer=answer, inferred=inferred, timings=timings)
+        return cls(answer=answer, inferred=inferred_part(answer.filters, chosen), timings=timings)
 
     @classmethod
     def from_stored(cls, stored: StoredTurn) -> Turn:

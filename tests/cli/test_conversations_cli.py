@@ -62,6 +62,9 @@ def test_ask_new_then_follow_up_then_list_show_export(rag, tmp_path: Path) -> No
                                                        "et à Brest ?"]
     assert shown["turns"][1]["standalone_question"] == two["standalone_question"]
     assert all(t["timings"]["total_ms"] > 0 and t["backend"] == "extractive" for t in shown["turns"])
+    # the place deduced from the follow-up is stored as inferred, as the UI and the API store it
+    assert shown["turns"][0]["inferred_filters"] == {}
+    assert shown["turns"][1]["inferred_filters"] == two["filters"] != {}
 
     markdown = rag("conversations", "export", conversation, "--format", "md")
     assert markdown.returncode == 0
