@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,8 @@ from rag.conversations.legacy import LEGACY_KEY
 from tests.support.conversations import add_turns, open_with_legacy
 
 WRITERS, TURNS = 3, 25
+WORKER = object()
+"""Placeholder argument of :func:`_in_processes`: the process's number."""
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -34,6 +36,21 @@ def _check(store: ConversationStore, conversation_id: str) -> None:
         assert mine == [f"w{worker}-{i}" for i in range(TURNS)]
 
 
+def _in_processes(target: Callable[..., None], *args: object) -> list[int | None]:
+    """Run ``target(*args, barrier)`` in :data:`WRITERS` spawned processes released
+    together by the barrier (``args`` may hold ``WORKER``, replaced by the process's
+    number); their exit codes."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(WRITERS)
+    workers = [context.Process(target=target, args=(*(w if a is WORKER else a for a in args), start))
+               for w in range(WRITERS)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=180)
+    return [worker.exitcode for worker in workers]
+
+
 def test_threads_sharing_one_store(url: str) -> None:
     store = ConversationStore(url)
     conv = store.create_conversation("local")
@@ -50,14 +67,7 @@ def test_threads_sharing_one_store(url: str) -> None:
 def test_processes_each_with_its_store(url: str) -> None:
     store = ConversationStore(url)
     conv = store.create_conversation("local")
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(WRITERS)
-    workers = [context.Process(target=add_turns, args=(url, conv.id, w, TURNS, start)) for w in range(WRITERS)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=180)
-    assert [worker.exitcode for worker in workers] == [0] * WRITERS
+    assert _in_processes(add_turns, url, conv.id, WORKER, TURNS) == [0] * WRITERS
     _check(store, conv.id)
 
 
@@ -66,14 +76,7 @@ def test_processes_starting_together_migrate_and_import_once(url: str, tmp_path:
     legacy.write_text("".join(
         f'{{"turn_id": "t{n}", "rating": "down", "comment": "", "question": "Question {n}", "answer": "R"}}\n'
         for n in range(5)), encoding="utf-8")
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(WRITERS)
-    workers = [context.Process(target=open_with_legacy, args=(url, str(legacy), start)) for _ in range(WRITERS)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=180)
-    assert [worker.exitcode for worker in workers] == [0] * WRITERS
+    assert _in_processes(open_with_legacy, url, str(legacy)) == [0] * WRITERS
     store = ConversationStore(url)
     assert sorted(c.title for c in store.list_conversations("local")) == [f"Question {n}" for n in range(5)]
     assert len(store.list_feedback("local")) == 5
@@ -87,13 +90,6 @@ def test_processes_opening_a_fresh_sqlite_file_together_all_start(tmp_path: Path
     The race is lost about once in eight rounds, so the test runs several."""
     legacy = tmp_path / "feedback.jsonl"
     legacy.write_text("", encoding="utf-8")
-    context = multiprocessing.get_context("spawn")
     for round_ in range(8):
-        start = context.Barrier(WRITERS)
         url = f"sqlite:///{tmp_path / f'app{round_}.db'}"
-        workers = [context.Process(target=open_with_legacy, args=(url, str(legacy), start)) for _ in range(WRITERS)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(timeout=180)
-        assert [worker.exitcode for worker in workers] == [0] * WRITERS, f"round {round_}"
+        assert _in_processes(open_with_legacy, url, str(legacy)) == [0] * WRITERS, f"round {round_}"

@@ -40,7 +40,8 @@ class RetrievalContract:
     """Subclasses provide ``settings`` (class-scoped)."""
 
     @pytest.fixture(scope="class")
-    def services(self, settings):
+    @classmethod
+    def services(cls, settings):
         index_corpus(settings)
         return Services(settings)
 
@@ -123,14 +124,16 @@ def corpus_dir(tmp_path_factory, seed):
 
 class TestEmbeddedRetrieval(RetrievalContract):
     @pytest.fixture(scope="class")
-    def settings(self, tmp_path_factory, corpus_dir):
+    @classmethod
+    def settings(cls, tmp_path_factory, corpus_dir):
         return make_settings(tmp_path_factory.mktemp("embedded"), corpus_dir)
 
 
 @pytest.mark.server
 class TestServerRetrieval(RetrievalContract):
     @pytest.fixture(scope="class")
-    def settings(self, tmp_path_factory, corpus_dir, chroma_server):
+    @classmethod
+    def settings(cls, tmp_path_factory, corpus_dir, chroma_server):
         return make_settings(tmp_path_factory.mktemp("server"), corpus_dir, chroma_url=chroma_server.url)
 
     def test_server_stopped_mid_session_then_recovers(self, tmp_path, corpus_dir):
