@@ -56,7 +56,7 @@ SERVE_AND_REPORT = textwrap.dedent("""
 
 
 def test_the_api_serves_without_importing_streamlit(tmp_path):
-    from tests.support.chroma_server import free_port
+    from tests.support.net import free_port
 
     done = subprocess.run([sys.executable, "-c", SERVE_AND_REPORT, str(free_port())], cwd=ROOT,
                           env=serve_env(tmp_path / "data"), capture_output=True, text=True, timeout=180)

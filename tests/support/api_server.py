@@ -24,8 +24,8 @@ import pytest
 
 from rag.config import load_settings
 from tests.conftest import BUNDLED_FICHES, ROOT
-from tests.support.chroma_server import free_port
 from tests.support.fake_llm_server import FakeLLMServer
+from tests.support.net import free_port
 
 KEYS = ("sk-test-fiches-key-one", "sk-test-fiches-key-two")
 FILE_KEY = "sk-test-fiches-key-from-file"

@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 
 from rag.tokens import count_tokens
-from tests.support.chroma_server import free_port
+from tests.support.net import free_port
 
 CHAT_PATHS = {"/v1/chat/completions": "openai", "/api/chat": "ollama"}
 

@@ -33,7 +33,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from rag.catalogue.corpus import write_fiches
-from tests.support.chroma_server import free_port
+from tests.support.net import free_port
 from tests.support.ui_fixtures import ROOT, injection_fiche
 
 CHROMIUM = "/usr/bin/chromium"
