@@ -13,7 +13,8 @@ said): no thesaurus (the baseline), the thesaurus at several weights (the produc
 :data:`rag.search.expansion.SYNONYM_WEIGHT`), + sentence units (a passage scored by its
 best sentence), + RM3 pseudo-relevance feedback, + per-question fusion weights (the
 product: thesaurus + :func:`rag.search.fusion.dense_share`), a static embedder distilled
-from ``use`` on the catalogue's vocabulary, and the product plus the HyDE-style rewrite
+from ``use`` on the catalogue's vocabulary, the product plus a second dense list by
+``e5``, plus a fiche-level dense score, with centred vectors, and the product plus the HyDE-style rewrite
 with scripted rewrites
 (``bench/hyde_rewrites.jsonl``: dev paraphrase and English questions only) served by the
 test suite's fake LLM server through the real ``openai`` backend.
@@ -44,7 +45,7 @@ from rag.index.chunking import chunk_corpus  # noqa: E402
 from rag.index.embeddings import get_embedder  # noqa: E402
 from rag.index.lexical import LexicalIndex  # noqa: E402
 from rag.search.evaluation import load_questions, reciprocal_rank  # noqa: E402
-from rag.search.expansion import load_thesaurus  # noqa: E402
+from rag.search.expansion import SYNONYM_WEIGHT, load_thesaurus  # noqa: E402
 from rag.search.fusion import dense_share, fuse  # noqa: E402
 from rag.types import Chunk  # noqa: E402
 
@@ -148,6 +149,53 @@ def distilled() -> Callable[[str], Ranked]:
     return lambda q: ranked(matrix @ vector(q))
 
 
+def second_dense(name: str, share: float) -> Callable[[str], Ranked]:
+    """The product plus a third list: the dense ranking by another packaged embedder
+    (``name``), weighing ``share`` times the dense list's per-question weight."""
+    other = get_embedder(name)
+    matrix = np.array(other.embed_documents([c.indexed_text for c in CHUNKS]))
+
+    def rank(question: str) -> Ranked:
+        lexical_found = bm25(question, SYNONYM_WEIGHT)
+        weight = dense_share(0.5, [s for _, s in lexical_found])
+        extra = ranked(matrix @ np.asarray(other.embed_query(question)))
+        return fuse([dense(question), lexical_found, extra], [weight, 1 - weight, share * weight])
+
+    return rank
+
+
+def fiche_level(blend: float) -> Callable[[str], Ranked]:
+    """The product with each chunk's cosine plus ``blend`` times the mean cosine of its
+    fiche's two best chunks (a fiche-level dense signal)."""
+    fiche_of = np.array([c.fiche_id for c in CHUNKS])
+
+    def rank(question: str) -> Ranked:
+        scores = SECTIONS @ embed([question])[0]
+        best_two = {f: np.sort(scores[fiche_of == f])[-2:].mean() for f in set(fiche_of)}
+        found = ranked(scores + blend * np.array([best_two[f] for f in fiche_of]))
+        lexical_found = bm25(question, SYNONYM_WEIGHT)
+        weight = dense_share(0.5, [s for _, s in lexical_found])
+        return fuse([found, lexical_found], [weight, 1 - weight])
+
+    return rank
+
+
+def centred(amount: float) -> Callable[[str], Ranked]:
+    """The product with the vectors centred: ``amount`` times the mean chunk vector taken
+    off the chunks and the question before the cosine (the component every fiche shares)."""
+    mean = SECTIONS.mean(axis=0)
+    matrix = SECTIONS - amount * mean
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+
+    def rank(question: str) -> Ranked:
+        vector = embed([question])[0] - amount * mean
+        lexical_found = bm25(question, SYNONYM_WEIGHT)
+        weight = dense_share(0.5, [s for _, s in lexical_found])
+        return fuse([ranked(matrix @ (vector / np.linalg.norm(vector))), lexical_found], [weight, 1 - weight])
+
+    return rank
+
+
 def hyde_rank(synonyms: float) -> Callable[[str], Ranked]:
     """Hybrid retrieval of ``search_text`` (question + the model's passage), the model
     being the fake LLM server answering each dev question's scripted rewrite."""
@@ -181,8 +229,7 @@ def measure(rank: Callable[[str], Ranked], sets: tuple[str, ...] = SETS) -> dict
 
 def rows() -> list[tuple[str, Callable[[str], Ranked], tuple[str, ...]]]:
     """(technique, ranking function, sets) in report order."""
-    from rag.search.expansion import SYNONYM_WEIGHT as W
-
+    W = SYNONYM_WEIGHT
     found: list[tuple[str, Callable[[str], Ranked], tuple[str, ...]]] = [
         ("dense only, use", lambda q: dense(q), SETS),
         ("bm25 only, no thesaurus", lambda q: bm25(q, 0.0), SETS),
@@ -196,6 +243,9 @@ def rows() -> list[tuple[str, Callable[[str], Ranked], tuple[str, ...]]]:
         ("hybrid + thesaurus + RM3 (hybrid feedback, 0.3)", lambda q: hybrid(q, W, rm3=0.3, rm3_hybrid=True), SETS),
         ("hybrid + thesaurus + per-question weights (product)", lambda q: hybrid(q, W, per_question=True), SETS),
         ("dense only, distilled static", distilled(), SETS),
+        ("product + e5 as a second dense list (0.5)", second_dense("e5", 0.5), SETS),
+        ("product + fiche-level dense (best two, 0.5)", fiche_level(0.5), SETS),
+        ("product, centred vectors (0.5)", centred(0.5), SETS),
         ("product + HyDE scripted rewrites (dev)", hyde_rank(W), ("dev",)),
     ]
     return found
