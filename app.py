@@ -13,10 +13,10 @@ import time
 
 import streamlit as st
 
+from rag.markdown import escape_markdown
 from rag.ui.chat import PENDING_KEY, Pending, answer_live, guarded, open_cited, render_turn
 from rag.ui.conversations import Storage, conversation_list, open_conversation
 from rag.ui.identity import account_box, require_user
-from rag.ui.rendering import escape_markdown
 from rag.ui.services import ensure_ready, get_app_services
 from rag.ui.sidebar import render_export, render_settings
 from rag.ui.state import chat_state
@@ -86,7 +86,7 @@ def chat_page() -> None:
     storage.notice()
     with conversations:
         conversation_list(storage, chat, ASSISTANT)
-    render_export(chat.turns, options.backend)
+    render_export(chat)
 
 
 def assistant() -> None:

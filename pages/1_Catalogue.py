@@ -2,7 +2,7 @@
 by its data as a table, for screen readers), and a side-by-side comparison of 2–4 fiches
 aligned by section.
 
-Corpus text is rendered escaped (``rag.ui.rendering``); nothing uses ``unsafe_allow_html``.
+Corpus text is rendered escaped (``rag.markdown``); nothing uses ``unsafe_allow_html``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from rag.catalogue.fiche import ECHELLE, REGION, SECTIONS, TYPE_ACTEUR, VILLE, Fiche
+from rag.markdown import escape_markdown
 from rag.text import fold_spaced
 from rag.ui.chat import guarded
-from rag.ui.rendering import escape_markdown
 from rag.ui.services import get_app_services
 from rag.ui.sources import heading, metadata_markdown, render_fiche
 

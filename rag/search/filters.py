@@ -65,6 +65,13 @@ _NUMBER = re.compile(r"(?<!\w)(?:(?:dans|sur) le|departement(?: du)?) (\d{2}|2a|
 """A département by its number: "dans le 29", "département du 35" (on squashed words)."""
 
 
+def filter_label(key: str, value: str) -> str:
+    """``Commune : Nantes`` (plain text): a filter as the chips and the conversation
+    export name it (an alias or an unknown key is named by itself)."""
+    field = FILTER_FIELDS.get(ALIASES.get(key, key))
+    return f"{field.label if field else key} : {value}"
+
+
 def check_filters(filters: Mapping[str, str] | None) -> dict[str, str]:
     """Validate user filters: known keys (or an alias), non-empty values (else :class:`InputError`)."""
     checked: dict[str, str] = {}

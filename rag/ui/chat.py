@@ -30,13 +30,13 @@ from rag.answer.support import describe
 from rag.catalogue.fiche import Fiche
 from rag.conversations import Timings
 from rag.errors import RagError
+from rag.markdown import escape_markdown, safe_markdown
+from rag.search.filters import filter_label
 from rag.services import Services
 from rag.types import Answer, Source
 from rag.ui.citing import CITE_PARAM, cite_href, cited_sentence, linked_answer, parse_cite
 from rag.ui.conversations import Storage
-from rag.ui.export import filter_label
 from rag.ui.feedback import feedback_form
-from rag.ui.rendering import escape_markdown, safe_markdown
 from rag.ui.sidebar import ChatOptions
 from rag.ui.sources import fiche_dialog, heading, source_card
 from rag.ui.state import ChatState, Turn

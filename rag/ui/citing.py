@@ -15,7 +15,7 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 from rag.answer.support import claim, sentences, terms
-from rag.ui.rendering import safe_markdown
+from rag.markdown import safe_markdown
 
 CONVERSATION_PARAM = "c"
 CITE_PARAM = "cite"

@@ -18,9 +18,9 @@ from streamlit.navigation.page import StreamlitPage
 
 from rag.conversations import ConversationStore, ConversationSummary
 from rag.errors import ConfigError, ConversationNotFound, DatabaseError, InputError
+from rag.markdown import escape_markdown
 from rag.services import Services
 from rag.ui.citing import CITE_PARAM, CONVERSATION_PARAM
-from rag.ui.rendering import escape_markdown
 from rag.ui.state import STATE_KEY, ChatState, Turn, chat_state
 
 log = logging.getLogger("rag.ui")
@@ -73,7 +73,7 @@ def open_conversation(chat: ChatState, storage: Storage) -> None:
     requested = st.query_params.get(CONVERSATION_PARAM)
     if not requested:
         if chat.conversation_id is not None:  # the URL lost its ?c=: a new conversation
-            chat.conversation_id, chat.turns = None, []
+            chat.conversation_id, chat.turns, chat.title = None, [], ""
         return
     try:
         conversation = storage.attempt(lambda store: store.get_conversation(requested, storage.user_id))
@@ -82,15 +82,15 @@ def open_conversation(chat: ChatState, storage: Storage) -> None:
                             "un autre compte) : une nouvelle conversation commence.")
         del st.query_params[CONVERSATION_PARAM]
         st.query_params.pop(CITE_PARAM, None)
-        chat.conversation_id, chat.turns = None, []
+        chat.conversation_id, chat.turns, chat.title = None, [], ""
         return
     if conversation is None:  # database fault: keep what this tab shows
         if chat.conversation_id != requested:
-            chat.conversation_id, chat.turns = requested, []
+            chat.conversation_id, chat.turns, chat.title = requested, [], ""
         return
     if chat.conversation_id != requested:  # opened from the list: the page link does not update the address bar
         st.query_params[CONVERSATION_PARAM] = requested
-    chat.conversation_id = requested
+    chat.conversation_id, chat.title = requested, conversation.title
     chat.turns = [Turn.from_stored(turn) for turn in conversation.turns]
 
 

@@ -14,7 +14,7 @@ import streamlit as st
 
 from rag.conversations import REASONS, ConversationStore, FeedbackRecord
 from rag.errors import DatabaseError, InputError
-from rag.ui.rendering import escape_markdown
+from rag.markdown import escape_markdown
 from rag.ui.state import Turn
 
 log = logging.getLogger("rag.ui")

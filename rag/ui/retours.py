@@ -16,10 +16,10 @@ import streamlit as st
 from rag.catalogue.fiche import Fiche
 from rag.conversations import ConversationStore, RetourGroup, RetourItem, Retours
 from rag.errors import DatabaseError, InputError
+from rag.markdown import escape_markdown
 from rag.text import fold_spaced
 from rag.ui.citing import CONVERSATION_PARAM
 from rag.ui.conversations import when
-from rag.ui.rendering import escape_markdown
 from rag.ui.sources import heading
 
 NONE = ""

@@ -15,10 +15,9 @@ import streamlit as st
 from rag.answer.backends import REGISTRY
 from rag.catalogue.fiche import Fiche
 from rag.config import Settings
+from rag.markdown import escape_markdown
 from rag.search.filters import FILTER_FIELDS, facet_values
-from rag.ui.export import conversation_markdown
-from rag.ui.rendering import escape_markdown
-from rag.ui.state import Turn
+from rag.ui.state import ChatState
 
 PILLS_MAX = 12
 """Up to this many values a facet is shown as chips; beyond, as a searchable chip picker."""
@@ -96,15 +95,15 @@ def render_settings(settings: Settings, fiches: list[Fiche]) -> ChatOptions:
     return ChatOptions(backend=backend, k=k, filters=filters, overrides=overrides)
 
 
-def render_export(turns: list[Turn], backend: str) -> None:
+def render_export(chat: ChatState) -> None:
     """The export button, drawn at the end of the sidebar (after this run's answer)."""
     with st.sidebar:
         st.download_button(
             "Exporter la conversation (Markdown)",
-            data=conversation_markdown(turns, backend=backend),
+            data=chat.markdown(),
             file_name="conversation.md",
             mime="text/markdown",
-            disabled=not turns,
+            disabled=not chat.turns,
             icon=":material/download:",
             on_click="ignore",
         )

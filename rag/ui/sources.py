@@ -1,8 +1,8 @@
 """Source cards and the full-fiche viewer (shared by the chat, the Retours and the
 catalogue pages).
 
-Every piece of corpus text goes through :func:`rag.ui.rendering.escape_markdown`; links
-through :func:`rag.ui.rendering.markdown_link` (http(s) only). Nothing here uses
+Every piece of corpus text goes through :func:`rag.markdown.escape_markdown`; links
+through :func:`rag.markdown.markdown_link` (http(s) only). Nothing here uses
 ``unsafe_allow_html``. Card titles and fiche sections are real headings (``###``, level
 given by the caller) so a screen reader can jump between them.
 """
@@ -15,10 +15,10 @@ import streamlit as st
 
 from rag.catalogue.fiche import LIEN, METADATA_FIELDS, Fiche
 from rag.index.chunking import METADATA_SECTION
+from rag.markdown import escape_markdown, markdown_link
 from rag.text import excerpt
 from rag.types import Source
 from rag.ui.citing import cited_sentence, locate
-from rag.ui.rendering import escape_markdown, markdown_link
 
 EXCERPT_CHARS = 260
 HIGHLIGHT = "orange-background"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from streamlit.runtime.state import SessionStateProxy
 
 from rag.conversations import FeedbackRecord, StoredTurn, Timings
+from rag.conversations.export import ExportTurn, turns_markdown
 from rag.search.filters import inferred_part
 from rag.types import Answer, Source
 
@@ -69,12 +70,20 @@ class Turn:
 
 @dataclass
 class ChatState:
-    """The session's conversation: its id (``None`` before the first question) and the
-    turns last shown, the only copy when the database cannot be used."""
+    """The session's conversation: its id (``None`` before the first question), its
+    stored title (``""`` until read back) and the turns last shown, the only copy when
+    the database cannot be used."""
 
     conversation_id: str | None = None
     turns: list[Turn] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # shown once at the next run
+    title: str = ""
+
+    def markdown(self) -> str:
+        """The conversation as the download button gives it: the same document as
+        ``python -m rag conversations export ID --format md``."""
+        return turns_markdown([ExportTurn(turn.answer, turn.feedback) for turn in self.turns], title=self.title,
+                              conversation_id=self.conversation_id or "")
 
 
 def chat_state(state: SessionStateProxy) -> ChatState:

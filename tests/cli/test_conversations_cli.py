@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from rag.conversations import LOCAL_USER
-from tests.support.conversations import answer, sqlite_store
+from tests.support.conversations import HOSTILE_ANSWER, answer, hostile, sqlite_store
+from tests.support.ui_fixtures import unescape, unescaped_markup
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,6 +112,18 @@ def test_feedback_list(rag, tmp_path: Path) -> None:
     text = rag("feedback", "list").stdout
     assert f"👎  {conv.id}  Que fait Brest ?  — Incomplet; Trop long; il manque Quimper" in text
     assert json.loads(rag("feedback", "list", "--rating", "up", "--json").stdout) == []
+
+
+def test_markdown_export_neutralises_a_stored_answer_with_markup(rag, tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    conv = store.create_conversation(LOCAL_USER)
+    store.add_turn(conv.id, LOCAL_USER, hostile())
+    done = rag("conversations", "export", conv.id, "--format", "md")
+    assert done.returncode == 0 and done.stderr == ""
+    assert "\\<script\\>alert(2)\\</script\\>" in done.stdout and "\\[x\\](javascript:alert(1))" in done.stdout
+    ours = re.sub(r"\[site de l'initiative\]\(https://exemple\.fr/brest\)", "", done.stdout)
+    assert not unescaped_markup(ours), done.stdout  # no tag, no link but the http(s) site of a source
+    assert HOSTILE_ANSWER in unescape(done.stdout) and "Commune : <i>Brest</i>" in unescape(done.stdout)
 
 
 def test_corrupt_database_the_answer_still_comes_unsaved(rag, tmp_path: Path) -> None:

@@ -19,8 +19,7 @@ import pytest
 from rag.answer.pipeline import ask
 from rag.config import ROOT, load_settings
 from rag.services import Services
-from rag.ui.export import conversation_markdown
-from rag.ui.state import Turn
+from rag.ui.state import ChatState, Turn
 from tests.support.fake_llm_server import FakeLLMServer, Scenario
 
 SECRET = "sk-secret-XYZ"
@@ -81,8 +80,7 @@ def test_answer_export_and_logs_never_hold_the_key(services: Services, fake_llm:
     run = ask(QUESTION, services, backend="openai", base_url=fake_llm.url + "/v1", model="test-model")
     result = run.result
     assert (result.error is None) == (status == 200) and result.sources
-    turn = Turn(answer=result)
-    export = conversation_markdown([turn], backend=result.backend)
+    export = ChatState(turns=[Turn(answer=result)]).markdown()  # the chat's download
     assert fake_llm.chat_hits()[-1].headers["Authorization"] == f"Bearer {SECRET}"
     for text in (export, result.model_dump_json(), caplog.text, repr(run.backend.options),
                  services.settings.model_dump_json()):

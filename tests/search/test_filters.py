@@ -14,6 +14,7 @@ from rag.search.filters import (
     check_filters,
     facet_values,
     fiche_matches,
+    filter_label,
     infer_filters,
     place_depth,
     value_matches,
@@ -79,6 +80,12 @@ def test_chips_have_clean_labels_and_place_values(catalogue: Catalogue) -> None:
     facets = facet_values(catalogue)
     assert "Bretagne" in facets["region"] and "Bretagne" not in facets["commune"]
     assert "Finistère (29)" in facets["departement"] and "106 rue Pierre Corneille, Lyon" not in facets["commune"]
+
+
+def test_filter_label_names_a_filter_as_the_chips_and_the_export_do() -> None:
+    assert filter_label("echelle", "Locale") == "Échelle d'action : Locale"
+    assert filter_label("ville", "Brest") == "Commune : Brest"  # the old key, as stored by older turns
+    assert filter_label("pays", "France") == "pays : France"  # unknown: named by itself, nothing lost
 
 
 def test_a_place_filter_widens_the_search_to_every_initiative_there(catalogue: Catalogue) -> None:

@@ -32,6 +32,20 @@ def not_covered(question: str) -> Answer:
     return answer(question, "Le catalogue ne couvre pas cette question.", cited=("vendee",), abstained=True)
 
 
+HOSTILE_ANSWER = ("Voir [x](javascript:alert(1)) <script>alert(2)</script> <img src=x onerror=alert(3)> "
+                  ":red[rouge] $x^2$ **important** [1]")
+"""A model answer carrying markup: a link, HTML, a Streamlit directive, LaTeX."""
+
+
+def hostile(question: str = "Piège <b>gras</b> ?") -> Answer:
+    """An answer whose text, question and sources carry markup (a ``javascript:`` link
+    as the second source's site): what the exports must neutralise."""
+    sent = answer(question, HOSTILE_ANSWER, filters={"commune": "<i>Brest</i>"})
+    sources = [sent.sources[0].model_copy(update={"title": "Fiche *brest* <script>x</script>"}),
+               sent.sources[1].model_copy(update={"url": "javascript:alert(4)"})]
+    return sent.model_copy(update={"sources": sources, "citations": sources[:1]})
+
+
 def sqlite_store(folder: Path, **options: float) -> ConversationStore:
     return ConversationStore(f"sqlite:///{folder / 'app.db'}", **options)
 

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from rag.config import load_settings
 from rag.conversations import LOCAL_USER, ConversationStore, user_id_from_claims
-from rag.ui.export import conversation_markdown
+from rag.conversations.export import conversation_markdown
 from rag.ui.state import Turn
 from tests.support.fake_llm_server import FakeLLMServer, Scenario
 from tests.support.ui_fixtures import INJECTION_QUESTION, ROOT, corpus_with_injection, unescape, unescaped_markup
@@ -285,13 +285,19 @@ def test_oidc_login_files_conversations_under_the_user(app_env: Path) -> None:
     assert any("Connecté : Agent 42" in c.value for c in at.sidebar.caption)
 
 
-def test_export_holds_the_conversation(app_env: Path) -> None:
+def test_export_holds_the_conversation_as_the_cli_exports_it(app_env: Path) -> None:
     at = ask(start(), BREST_QUESTION)
-    export = conversation_markdown(turns(at), backend="extractive")
+    export = at.session_state["chat"].markdown()  # what the download button holds
     assert "## 1. " in export and "### Sources citées" in export
     assert unescape(f"[1] {BREST_TITLE} › ") in unescape(export)
     assert "https://www.a-brest.net/article22276.html" in export
     assert not at.sidebar.get("download_button")[0].proto.disabled
+    stored = store_of(app_env).get_conversation(at.query_params["c"], LOCAL_USER)
+    cli = conversation_markdown(stored)  # ``conversations export ID --format md``
+    assert export[export.index("\n## 1. "):] == cli[cli.index("\n## 1. "):]  # the same turns, fresh or stored
+    at.run()  # the next run reads the conversation back: its title is known
+    export = at.session_state["chat"].markdown()
+    assert export.startswith(f"# {stored.title}\n\nConversation {stored.id}, exportée le ")
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Safe rendering of untrusted text (fiches, LLM answers) as Streamlit Markdown.
+"""Untrusted text (fiches, LLM answers) as safe Markdown: for the chat page (Streamlit
+Markdown) and for the conversation export (any Markdown viewer), so one set of rules.
 
 Fiches come from a wiki and answers from a model: both may carry HTML (``<script>``,
 ``<img onerror=…>``), Markdown links to ``javascript:`` URLs or Streamlit directives
@@ -6,6 +7,7 @@ Fiches come from a wiki and answers from a model: both may carry HTML (``<script
 Markdown/HTML metacharacter backslash-escaped: it renders as literal text), answers through
 :func:`safe_markdown` (formatting kept, no HTML, link, image, LaTeX or directive), and
 links through :func:`safe_url` (only ``http(s)`` URLs become clickable).
+No Streamlit here: it sits with ``rag.text`` in the lowest layer.
 """
 
 from __future__ import annotations
