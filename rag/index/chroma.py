@@ -25,6 +25,17 @@ def column(result: Mapping[str, Any], key: str) -> list[Any]:
     return list(result.get(key) or [None] * len(result["ids"]))
 
 
+def read_all(collection: Any, include: list[str], page: int) -> list[tuple[str, Any, Any]]:
+    """Every record ``(id, document, metadata)`` of ``collection``, read ``page`` records
+    per call (one unbounded ``get`` of a large collection is refused by a server)."""
+    rows: list[tuple[str, Any, Any]] = []
+    while True:
+        batch = collection.get(include=include, limit=page, offset=len(rows))
+        rows.extend(zip(batch["ids"], column(batch, "documents"), column(batch, "metadatas"), strict=True))
+        if len(batch["ids"]) < page:
+            return rows
+
+
 def dummy_vectors(n: int) -> Any:
     """``n`` 1-d zero vectors: records that are not searched (fiches, meta) need one."""
     import numpy as np

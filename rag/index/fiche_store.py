@@ -14,7 +14,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from rag.catalogue.fiche import Fiche
-from rag.index.chroma import ChromaConnection, column, dummy_vectors
+from rag.index.chroma import ChromaConnection, dummy_vectors, read_all
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -54,13 +54,8 @@ class FicheStore:
     def _pages(self, include: list[str]) -> list[tuple[str, str | None, dict | None]]:
         """Every record (id, document, metadata), read page by page."""
         collection = self._open()
-        rows: list[tuple[str, str | None, dict | None]] = []
         with self.connection.errors(self.target):
-            while True:
-                batch = collection.get(include=include, limit=PAGE, offset=len(rows))  # type: ignore[arg-type]
-                rows.extend(zip(batch["ids"], column(batch, "documents"), column(batch, "metadatas"), strict=True))
-                if len(batch["ids"]) < PAGE:
-                    return rows
+            return read_all(collection, include, PAGE)
 
     def sync(self, fiches: list[Fiche], remove: bool) -> int:
         """Write the new and changed fiches (returns how many); with ``remove``, delete

@@ -30,7 +30,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.errors import ConfigError, EmbedderMismatch, IndexUnavailable
-from rag.index.chroma import REBUILD, ChromaConnection, column
+from rag.index.chroma import REBUILD, ChromaConnection, column, read_all
 from rag.index.fiche_store import fiches_name
 from rag.index.files import remove_except, write_json_atomic
 from rag.index.meta import RECORD, IndexMeta
@@ -143,14 +143,8 @@ class VectorStore:
 
     def _pages(self, include: list[str], page: int) -> dict[str, tuple[str | None, dict | None]]:
         """Every record id -> (document, metadata), read ``page`` records per call."""
-        found: dict[str, tuple[str | None, dict | None]] = {}
         with self.connection.errors(self.target):
-            while True:
-                batch = self._opened.get(include=include, limit=page, offset=len(found))  # type: ignore[arg-type]
-                rows = zip(batch["ids"], column(batch, "documents"), column(batch, "metadatas"), strict=True)
-                found.update((i, (d, m)) for i, d, m in rows)
-                if len(batch["ids"]) < page:
-                    return found
+            return {i: (d, m) for i, d, m in read_all(self._opened, include, page)}
 
     def hashes(self, page: int = PAGE) -> dict[str, str]:
         """Every stored chunk id -> its content hash (paged reads)."""
