@@ -51,10 +51,6 @@ def upsert(conn: Connection, turn_id: str, user_id: str, rating: Rating, reasons
     return feedback_record({**row, "id": key[0], "question": owned.question})  # type: ignore[arg-type]
 
 
-def delete_for_conversation(conn: Connection, conversation_id: str) -> None:
-    conn.execute(delete(feedback).where(feedback.c.conversation_id == conversation_id))
-
-
 def opinions(conn: Connection, conversation_id: str, user_id: str) -> dict[str, FeedbackRecord]:
     """turn id -> the user's opinion, for one conversation."""
     rows = conn.execute(select(feedback, turns.c.question).join(turns, turns.c.id == feedback.c.turn_id)

@@ -196,11 +196,10 @@ class ConversationStore:
         return summary({**row, **changes}, len(questions))  # type: ignore[arg-type]
 
     def delete_conversation(self, conversation_id: str, user_id: str) -> None:
-        """Delete the conversation, its turns and their feedback."""
+        """Delete the conversation; its turns and their feedback go with it (the foreign
+        keys cascade: ``PRAGMA foreign_keys`` is on for SQLite, see ``database.py``)."""
         with self._transaction(write=True) as conn:
             self._owned(conn, conversation_id, user_id, lock=True)
-            fb.delete_for_conversation(conn, conversation_id)
-            conn.execute(delete(turns).where(turns.c.conversation_id == conversation_id))
             conn.execute(delete(conversations).where(conversations.c.id == conversation_id))
 
     # -- turns ---------------------------------------------------------------------------

@@ -103,6 +103,10 @@ class TestConversations:
             store.get_conversation(conv.id, ALICE)
         assert [f.turn_id for f in store.list_feedback(ALICE)] == [other.id]
         assert [c.id for c in store.list_conversations(ALICE)] == [kept.id]
+        with store.engine.connect() as conn:  # no orphan row left behind (the foreign keys cascade)
+            for table in ("turns", "feedback"):
+                left = conn.exec_driver_sql(f"SELECT count(*) FROM {table} WHERE conversation_id = '{conv.id}'")
+                assert left.scalar_one() == 0, table
         with pytest.raises(ConversationNotFound):
             store.delete_conversation(conv.id, ALICE)
 
