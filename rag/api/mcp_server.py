@@ -11,6 +11,7 @@ Over stdio, stdout carries only JSON-RPC: logs and progress go to stderr.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -20,7 +21,7 @@ from mcp.server.mcpserver.resources import FunctionResource
 from pydantic import BaseModel
 
 from rag.answer.pipeline import ask as answer
-from rag.api import views
+from rag.api import listen, views
 from rag.api.schemas import ApiSource, FicheDetail, FicheList, SearchResponse
 from rag.errors import RagError
 from rag.search.filters import FILTER_FIELDS
@@ -109,11 +110,12 @@ def _reader(read: Callable[[str], str], fiche_id: str) -> Callable[[], str]:
     return lambda: read(fiche_id)
 
 
-def serve(services: Services, http: bool = False, host: str = "127.0.0.1", port: int = 8001) -> None:
-    """Index if needed, then serve over stdio (default) or streamable HTTP (``/mcp``)."""
+def serve(services: Services, sock: socket.socket | None = None) -> None:
+    """Index if needed, then serve over stdio, or streamable HTTP (``/mcp``) on ``sock``
+    (bound by :func:`rag.api.listen.bind`)."""
     services.ensure_index()
     server = build_server(services)
-    if http:
-        server.run("streamable-http", host=host, port=port)
-    else:
+    if sock is None:
         server.run("stdio")
+    else:
+        listen.run(server.streamable_http_app(host=sock.getsockname()[0]), sock)

@@ -17,31 +17,33 @@ from rag.config import get_settings
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the API until interrupted (index built or updated at start-up)."""
-    import uvicorn
-
+    from rag.api import listen
     from rag.api.app import create_app
     from rag.api.auth import check_exposure, load_keys
 
     settings = get_settings()
     keys = load_keys(settings)
     check_exposure(args.host, keys, args.insecure)
+    sock = listen.bind(args.host, args.port)  # a busy port fails now, not after the warm-up
     print(f"API sur http://{args.host}:{args.port}/v1 ({'clés requises' if keys else 'sans clé'}) ; "
           "l'index est vérifié au démarrage", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
-                timeout_graceful_shutdown=5)
+    listen.run(create_app(settings), sock, args.log_level)
     return 0
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
     """Serve the MCP server over stdio, or streamable HTTP with ``--http``."""
+    from rag.api import listen
     from rag.api.auth import check_exposure
     from rag.api.mcp_server import serve
     from rag.services import Services
 
+    sock = None
     if args.http:
         check_exposure(args.host, (), args.insecure)
+        sock = listen.bind(args.host, args.port)
         print(f"serveur MCP sur http://{args.host}:{args.port}/mcp", file=sys.stderr)
-    serve(Services(get_settings()), http=args.http, host=args.host, port=args.port)
+    serve(Services(get_settings()), sock)
     return 0
 
 

@@ -62,3 +62,31 @@ def test_the_api_serves_without_importing_streamlit(tmp_path):
                           env=serve_env(tmp_path / "data"), capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "LOADED: []" in done.stdout
+
+
+@pytest.mark.parametrize("command", [["serve"], ["mcp", "--http"]])
+def test_a_busy_port_is_a_french_error_before_any_indexing(command, tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "rag", *command, "--port", str(port)], cwd=ROOT,
+                              env=serve_env(tmp_path / "data"), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert f"erreur: le port {port} est déjà utilisé sur 127.0.0.1" in done.stderr and "--port" in done.stderr
+    assert "Errno" not in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "data").exists()  # refused before building the index
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--port", "99999"], "port invalide : 99999 (entre 1 et 65535)"),
+    (["--host", "nulle-part.invalid", "--insecure"], "adresse d'écoute inconnue « nulle-part.invalid »"),
+    (["--host", "192.0.2.10", "--insecure"], "l'adresse 192.0.2.10 n'appartient pas à cette machine"),
+])
+def test_a_bad_listening_address_is_a_french_error(args, expected, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "rag", "serve", *args], cwd=ROOT, env=serve_env(tmp_path / "data"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"erreur: {expected}") and "Errno" not in done.stderr
