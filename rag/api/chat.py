@@ -140,7 +140,7 @@ class Reply:
         return ChatResponse(id=self.id, created=self.created, model=self.model,
                             choices=[Choice(message=AssistantMessage(content=result.answer))],
                             usage=self.usage(result.answer), sources=[api_source(s) for s in result.sources],
-                            abstained=result.abstained)
+                            abstained=result.abstained, notices=result.notices)
 
     def failure(self, result: Answer) -> ApiError:
         """The 502 of a failing backend, with the sources found and any partial answer."""
@@ -188,7 +188,7 @@ class Reply:
                 yield f"data: {json.dumps({'error': detail, 'sources': sources}, ensure_ascii=False)}\n\n"
             else:
                 yield self._chunk({}, "stop", sources=sources, usage=self.usage(result.answer).model_dump(),
-                                  abstained=result.abstained)
+                                  abstained=result.abstained, notices=result.notices)
             yield "data: [DONE]\n\n"
         finally:
             await run_in_threadpool(pieces.close)  # a client gone mid-answer releases the backend's stream

@@ -45,6 +45,7 @@ class AskResult(BaseModel):
     sources: list[ApiSource]
     abstained: bool
     error: str | None = None
+    notices: list[str] = []
 
 
 def _guard(call: Callable[[], T]) -> T:
@@ -89,7 +90,7 @@ def build_server(services: Services) -> MCPServer:
     def ask(question: str) -> AskResult:
         result = _guard(lambda: answer(question, services).result)
         return AskResult(answer=result.answer, sources=[views.api_source(s) for s in result.sources],
-                         abstained=result.abstained, error=result.error)
+                         abstained=result.abstained, error=result.error, notices=result.notices)
 
     @server.resource("fiche://{fiche_id}", name="fiche", mime_type="text/markdown",
                      description="Une fiche du catalogue, en Markdown / A catalogue fiche, as Markdown")

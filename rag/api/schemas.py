@@ -112,6 +112,9 @@ class ChatResponse(BaseModel):
     usage: Usage
     sources: list[ApiSource]
     abstained: bool = False
+    notices: list[str] = Field(default_factory=list,
+                               description="remarques en français sur la réponse (question raccourcie, "
+                                           "passages écartés pour tenir dans la fenêtre du modèle…)")
 
 
 class ModelCard(BaseModel):

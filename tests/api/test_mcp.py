@@ -53,6 +53,9 @@ def test_stdio_tools_search_ask_resources(mcp_params):
                                                                     "d'accueil mobile ?"}))
         cited = [s for s in answer["sources"] if s["cited"]]
         assert "[1]" in answer["answer"] and cited[0]["fiche_id"] == SAINT_MEEN and not answer["abstained"]
+        assert answer["notices"] == []
+        long = payload(await client.call_tool("ask", {"question": "borne d'accueil mobile ? " + "x" * 3000}))
+        assert any("Question trop longue" in notice for notice in long["notices"])  # said, not silently cut
 
         fiche = payload(await client.call_tool("get_fiche", {"id": SAINT_MEEN}))
         assert fiche["title"].startswith("L'accueil au sein de l'Espace France Services")

@@ -149,3 +149,20 @@ def test_conversation_header_stores_the_exchange(api_process):
 
 def _key_user(key: str) -> str:
     return "api-key:" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+LONG_QUESTION = "Quelles initiatives ont testé une borne d'accueil mobile ? " + "Précisez le contexte. " * 150
+
+
+def test_a_shortened_question_is_said_in_notices_whole_or_streamed(client):
+    """A question over RAG_MAX_QUESTION_CHARS (2,000) but under the API's 20,000 is cut:
+    the client is told so, as the chat page and the CLI tell it."""
+    reply = client.chat.completions.create(model="fiches-extractive",
+                                           messages=[{"role": "user", "content": LONG_QUESTION}])
+    assert any("Question trop longue" in notice for notice in reply.model_extra["notices"])
+    chunks = list(client.chat.completions.create(model="fiches-extractive", stream=True,
+                                                 messages=[{"role": "user", "content": LONG_QUESTION}]))
+    assert any("Question trop longue" in notice for notice in chunks[-1].model_extra["notices"])
+    short = client.chat.completions.create(model="fiches-extractive",
+                                           messages=[{"role": "user", "content": "borne d'accueil mobile"}])
+    assert short.model_extra["notices"] == []
