@@ -34,6 +34,12 @@ class Chunk(BaseModel):
         return chunk_header(self.title, self.section)
 
     @property
+    def part(self) -> int:
+        """Which piece of its section this chunk is (0 = the first, or the only one), from the id."""
+        _, sep, suffix = self.id.rpartition("::")
+        return int(suffix) if sep and suffix.isdigit() else 0
+
+    @property
     def indexed_text(self) -> str:
         """What is embedded and BM25-indexed: header then text."""
         return f"{self.header}\n{self.text}"
@@ -101,11 +107,15 @@ class Source(BaseModel):
     type_acteur: str = ""
     score: float = 0.0
     cited: bool = False
+    part: int = 0  # piece of a long section split in several chunks (0: the first)
 
     @property
     def heading(self) -> str:
-        """``[n] Titre › Section`` (plain text): how a source is named in the CLI and the UI."""
-        return f"[{self.n}] {self.title} › {self.section}"
+        """``[n] Titre › Section`` (plain text): how a source is named in the CLI, the UI and
+        the exports; a later piece of a long section says so (« (partie 2) »), so two
+        passages of one section never look like a duplicate."""
+        piece = f" (partie {self.part + 1})" if self.part else ""
+        return f"[{self.n}] {self.title} › {self.section}{piece}"
 
 
 class Unsupported(BaseModel):

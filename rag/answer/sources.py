@@ -26,6 +26,7 @@ def make_sources(hits: Iterable, fiches: Mapping[str, Fiche], denylist: list[str
             text=mask_spam(chunk.text, denylist) if denylist else chunk.text,
             url=url, ville=meta.get("ville", ""), echelle=meta.get("echelle", ""),
             acteur=meta.get("acteur", ""), type_acteur=meta.get("type_acteur", ""), score=hit.score,
+            part=chunk.part,
         ))
     return sources
 
