@@ -51,6 +51,12 @@ async def list_models(request: Request) -> ModelList:
     return ModelList(data=[ModelCard(id=mid, created=STARTED) for mid in ids])
 
 
+@router.get("/models/{model}", response_model=ModelCard)
+async def retrieve_model(model: str, request: Request) -> ModelCard:
+    """One model of GET /v1/models (404 when unknown)."""
+    return ModelCard(id=_engine(request, model)[0], created=STARTED)
+
+
 def _engine(request: Request, model: str | None) -> tuple[str, str]:
     """(model id, backend name) for the requested model (404 when unknown)."""
     settings = services_of(request).settings

@@ -14,7 +14,7 @@ from rag.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse, rag_error
 from rag.api.schemas import MAX_FILTER_CHARS, FicheDetail, FicheList, Health, SearchRequest, SearchResponse
 from rag.api.state import services_of
 from rag.errors import RagError
-from rag.search.filters import FILTER_FIELDS
+from rag.search.filters import ALIASES, FILTER_FIELDS
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_key)], responses=ERROR_RESPONSES)
 probes = APIRouter()
@@ -32,14 +32,23 @@ _FILTER_PARAMETERS = [
     {"name": key, "in": "query", "required": False, "description": f"filtre : {field.label}",
      "schema": {"type": "string", "pattern": r"\S", "maxLength": MAX_FILTER_CHARS}}
     for key, field in FILTER_FIELDS.items()
+] + [
+    {"name": alias, "in": "query", "required": False, "description": f"filtre : synonyme de « {key} »",
+     "schema": {"type": "string", "pattern": r"\S", "maxLength": MAX_FILTER_CHARS}}
+    for alias, key in ALIASES.items()
 ]
 
 
 @router.get("/fiches", response_model=FicheList, openapi_extra={"parameters": _FILTER_PARAMETERS})
 async def list_fiches(request: Request) -> FicheList:
     """The fiches of the catalogue, optionally filtered: every query parameter is a
-    filter (``?commune=Nantes``), so an unknown one is a 400."""
+    filter (``?commune=Nantes``), so an unknown one is a 400, and so is one given twice
+    (only one value would be applied)."""
     filters = dict(request.query_params)
+    for key in filters:
+        if len(request.query_params.getlist(key)) > 1:
+            raise ApiError(400, f"requête invalide : le filtre « {key[:100]} » est donné plusieurs fois ; "
+                           "donnez-le une seule fois (par ex. ?ville=Nantes)", "invalid_request", param=key[:100])
     return FicheList(data=await run_in_threadpool(views.list_fiches, services_of(request), filters))
 
 

@@ -62,7 +62,7 @@ class ChatRequest(BaseModel):
 
     model: str | None = Field(None, description="an id of GET /v1/models (default: the configured engine)")
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
-    stream: bool = False
+    stream: bool | None = Field(False, description="true: flux SSE ; false ou null : une seule réponse")
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     max_tokens: int | None = Field(None, ge=1, le=100_000)
     max_completion_tokens: int | None = Field(None, ge=1, le=100_000)

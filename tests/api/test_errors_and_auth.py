@@ -140,3 +140,19 @@ def test_every_configured_key_works_and_keys_never_reach_the_log(api_process):
     for secret in (*KEYS, FILE_KEY, "sk-wrong-secret"):
         assert secret not in log  # ...without any key
     assert "Traceback" not in log
+
+
+def test_a_filter_given_twice_is_refused_not_half_applied(api_process):
+    response = httpx.get(f"{api_process.v1}/fiches?ville=Nantes&ville=Brest", headers=api_process.headers())
+    error = assert_openai_error(response, 400)
+    assert "« ville »" in error["message"] and "une seule fois" in error["message"]
+
+
+def test_openapi_documents_the_statuses_the_server_returns(api_process):
+    schema = httpx.get(f"{api_process.url}/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert "422" not in operation["responses"], (method, path)  # validation errors are 400s
+    fiche_parameters = {p["name"] for p in schema["paths"]["/v1/fiches"]["get"]["parameters"]}
+    assert {"commune", "ville", "partenaire"} <= fiche_parameters  # ?ville= as in the docs
+    assert "/v1/models/{model}" in schema["paths"]

@@ -166,3 +166,18 @@ def test_a_shortened_question_is_said_in_notices_whole_or_streamed(client):
     short = client.chat.completions.create(model="fiches-extractive",
                                            messages=[{"role": "user", "content": "borne d'accueil mobile"}])
     assert short.model_extra["notices"] == []
+
+
+def test_models_retrieve_one_model(client):
+    assert client.models.retrieve("fiches-extractive").id == "fiches-extractive"
+    with pytest.raises(openai.NotFoundError) as raised:
+        client.models.retrieve("gpt-4o")
+    assert "modèle inconnu « gpt-4o »" in raised.value.message and "fiches-extractive" in raised.value.message
+
+
+def test_stream_null_means_not_streamed(api_process):
+    """OpenAI's ``stream`` is nullable; some clients send ``null`` for « not set »."""
+    reply = httpx.post(f"{api_process.v1}/chat/completions", headers=api_process.headers(), timeout=60,
+                       json={"stream": None, "messages": [{"role": "user", "content": "borne d'accueil mobile"}]})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["object"] == "chat.completion"

@@ -25,5 +25,5 @@ def test_schemathesis_finds_no_server_error(api_process, tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, timeout=480, cwd=tmp_path)
     report = done.stdout[-6000:] + done.stderr[-2000:]
     assert done.returncode == 0, report
-    assert "Tested: 7" in done.stdout, report
+    assert "Tested: 8" in done.stdout, report
     assert "Traceback" not in api_process.server_log()
