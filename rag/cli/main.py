@@ -62,6 +62,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     services = Services(get_settings())
     filters = check_filters(_filters(args.filter))
+    _check_k(args.k)
     if args.question != "-":  # a bad question fails before any indexing
         clean_question(args.question, services.settings.max_question_chars)
     if services.ensure_index():
@@ -124,6 +125,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     # fail fast on bad input or settings, before the model load and the indexing
     clean_question(args.question, services.settings.max_question_chars)
     filters = check_filters(_filters(args.filter))
+    _check_k(args.k)
     services.backend(args.backend, **overrides)
     services.prompts()
     stored = AskConversation(services.conversations, args.conversation) if args.conversation else None
@@ -154,6 +156,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"erreur: {result.error}", file=sys.stderr)
         return 3
     return 0
+
+
+def _check_k(k: int | None) -> None:
+    """``--k`` is at least 1 (checked before the indexing; ``ask`` would otherwise take 0
+    for « unset » and answer silently with the default)."""
+    from rag.errors import InputError
+
+    if k is not None and k < 1:
+        raise InputError(f"k doit valoir au moins 1 (reçu : {k})")
 
 
 def _filters(values: Sequence[str] | None) -> dict[str, str]:
@@ -236,6 +247,10 @@ def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) ->
     except Exception as exc:  # last resort: never a traceback for the user
         if os.environ.get("RAG_DEBUG"):
             raise
+        if isinstance(exc, OSError) and exc.filename is not None:  # e.g. RAG_DATA_DIR is a file
+            print(f"erreur: fichier ou dossier inaccessible : {exc.filename} ({exc.strerror}) ; vérifiez "
+                  "RAG_DATA_DIR et RAG_CORPUS_DIR (un dossier où écrire, les fiches à lire)", file=sys.stderr)
+            return 2
         print(f"erreur interne: {type(exc).__name__}: {exc} (RAG_DEBUG=1 pour le détail)", file=sys.stderr)
         return 1
 
