@@ -53,12 +53,14 @@ def _bind_failure(exc: OSError, host: str, port: int) -> str:
 
 def run(app: ASGIApp, sock: socket.socket, log_level: str = "info") -> None:
     """Serve ``app`` on uvicorn over ``sock`` until interrupted; ``ConfigError`` when the
-    application does not start (its reason is logged just before)."""
+    application does not start (uvicorn logs the reason, then exits)."""
     import uvicorn
 
     host, port = sock.getsockname()[:2]
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level,
                                            timeout_graceful_shutdown=5))
-    server.run(sockets=[sock])
-    if not server.started:
-        raise ConfigError("le serveur n'a pas démarré (la raison est dans les messages ci-dessus)")
+    try:
+        server.run(sockets=[sock])
+    except SystemExit:  # uvicorn's exit when the start-up (index, data dir) fails
+        raise ConfigError("le serveur n'a pas démarré : la raison est dans les messages ci-dessus "
+                          "(vérifiez RAG_DATA_DIR et RAG_CORPUS_DIR)") from None

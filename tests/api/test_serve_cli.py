@@ -90,3 +90,14 @@ def test_a_bad_listening_address_is_a_french_error(args, expected, tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"erreur: {expected}") and "Errno" not in done.stderr
+
+
+def test_a_failed_start_up_ends_with_a_french_line(tmp_path):
+    not_a_dir = tmp_path / "donnees"
+    not_a_dir.write_text("pas un dossier", encoding="utf-8")
+    from tests.support.net import free_port
+
+    done = subprocess.run([sys.executable, "-m", "rag", "serve", "--port", str(free_port())], cwd=ROOT,
+                          env=serve_env(not_a_dir), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1].startswith("erreur: le serveur n'a pas démarré")
