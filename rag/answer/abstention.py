@@ -38,6 +38,10 @@ _WORD = re.compile(r"[\w'’-]+")
 _SENTENCE_START = re.compile(r"(?:^|[.!?«\"(\[]\s*)$")
 """What may precede a sentence's first word (after ":" French goes on in lowercase)."""
 
+NO_WORDS = ("La question ne contient aucun mot à chercher dans le catalogue : dites ce que vous cherchez "
+            "(par exemple « Quelles initiatives ont testé une borne d'accueil mobile ? »).")
+
+
 @dataclass(frozen=True)
 class Decision:
     """``abstain`` and, when so, a French sentence saying why (shown to the user)."""
@@ -91,13 +95,16 @@ def prejudge(question: str, fiches: Catalogue, *, filtered: bool = False) -> Dec
     """The decision when names settle it, else ``None`` (the cosine decides): abstain on
     a name the catalogue lacks; answer a question that is only known names or a matched
     filter ("initiatives à Quimper", "projets de l'Agence Grrr"), whose generic words
-    would make any cosine look weak."""
+    would make any cosine look weak; abstain on a question without a word to look for
+    ("a", "???", emoji), which any passage would otherwise "answer"."""
     missing = unknown_names(question, fiches)
     if missing:
         quoted = ", ".join(f"« {name} »" for name in dict.fromkeys(missing))
         return Decision(True, f"Aucune fiche du catalogue ne mentionne {quoted}.")
     if (filtered or proper_names(question)) and not residual_words(question):
         return Decision(False)
+    if not terms(question) - ENGLISH_STOP_WORDS:
+        return Decision(True, NO_WORDS)
     return None
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.answer.abstention import (
+    NO_WORDS,
     SUPPORTED,
     Signals,
     by_cosine,
@@ -121,6 +122,17 @@ def test_pipeline_refuses_unknown_vocabulary_and_answers_a_detail_it_lacks(servi
 ])
 def test_names_the_catalogue_lacks(question: str, unknown: list[str]) -> None:
     assert unknown_names(question, FICHES) == unknown
+
+
+@pytest.mark.parametrize("question", ["a", "🏛️🤖", "?" * 5000, "\u200b\u200b ?", "Qui ?", "what is it"])
+def test_a_question_without_a_word_to_look_for_is_not_answered(services: Services, question: str) -> None:
+    result = ask(question, services).result
+    assert result.abstained and NO_WORDS in result.answer and result.citations == []
+
+
+def test_a_short_real_question_is_still_answered(services: Services) -> None:
+    assert not ask("MSAP", services).result.abstained
+    assert not ask("borne mobile", services).result.abstained
 
 
 def test_residual_words_of_a_names_only_question() -> None:
