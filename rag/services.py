@@ -137,7 +137,10 @@ class Services:
         if stamp == self._stamp:
             return
         with self._lock:
-            if stamp != self._stamp and "retriever" in self._cache:
+            # a store whose opening failed (damaged folder) is dropped too: a rebuild by
+            # another process moves the index to a new folder
+            loaded = "retriever" in self._cache or (self._stamp is not None and "store" in self._cache)
+            if stamp != self._stamp and loaded:
                 for name in ("store", "lexical", "retriever", "fiches"):
                     self._cache.pop(name, None)
                 from chromadb.api.client import SharedSystemClient

@@ -51,14 +51,25 @@ class ChromaConnection:
         self.url = url
         self.path = path
         self._client: ClientAPI | None = None
+        self._failed: IndexUnavailable | None = None
         self._lock = threading.Lock()
 
     def client(self) -> ClientAPI:
-        """The client (connects on first use; a server down raises StoreUnavailable)."""
+        """The client (connects on first use; a server down raises StoreUnavailable).
+        A folder that failed to open (damaged) fails the same way on every later call:
+        chromadb keeps the half-opened folder in its process-wide cache, and a second
+        attempt would raise an unrelated ``AttributeError``. A server is retried."""
         with self._lock:
+            if self._failed is not None:
+                raise type(self._failed)(str(self._failed))
             if self._client is None:
-                with self.errors(self.url or str(self.path)):
-                    self._client = self._connect()
+                try:
+                    with self.errors(self.url or str(self.path)):
+                        self._client = self._connect()
+                except IndexUnavailable as exc:
+                    if not self.url:
+                        self._failed = exc
+                    raise
             return self._client
 
     def _connect(self) -> ClientAPI:

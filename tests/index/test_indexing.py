@@ -231,6 +231,24 @@ def test_corrupt_data_file_gives_clear_error_and_rebuild_recovers(settings, dama
     assert len(Services(settings).retriever.search("accueil des usagers", k=10)) == 10
 
 
+def test_a_running_process_keeps_saying_the_index_is_damaged_then_recovers(settings):
+    """A server process (API, UI) asked again and again: the same French error each time
+    (chromadb's cache of the half-opened folder once made the second one an
+    AttributeError, a 500 in the API), and answers again after a rebuild elsewhere.
+    Indexed by another process: this one must open the damaged folder itself."""
+    assert _cli(settings, "index").returncode == 0
+    target = next(p for p in settings.data_dir.rglob("chroma.sqlite3") if p.is_file())
+    data = bytearray(target.read_bytes())
+    data[100:4000] = b"x" * 3900  # pages damaged, header intact: "database disk image is malformed"
+    target.write_bytes(bytes(data))
+    services = Services(settings)
+    for _ in range(3):
+        with pytest.raises(IndexUnavailable, match="index --rebuild"):
+            services.retriever.search("accueil des usagers", k=3)
+    assert _cli(settings, "index", "--rebuild").returncode == 0
+    assert len(services.retriever.search("accueil des usagers", k=3)) == 3
+
+
 def test_corrupt_manifest_is_recovered_by_plain_index(settings):
     embedder = CountingEmbedder()
     index_corpus(settings, embedder=embedder)
