@@ -16,6 +16,7 @@ from typing import Any
 from anyio import CapacityLimiter
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             app.state.startup_error = exc
         yield
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc work on a network without Internet access
         title="Fiches — API du catalogue d'initiatives d'accueil",
         version="1.0.0",
         description="Réponses citées ([n]) à partir du catalogue, compatibles avec l'API OpenAI "

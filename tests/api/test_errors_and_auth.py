@@ -5,6 +5,7 @@ the server's log."""
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import openai
@@ -146,6 +147,15 @@ def test_a_filter_given_twice_is_refused_not_half_applied(api_process):
     response = httpx.get(f"{api_process.v1}/fiches?ville=Nantes&ville=Brest", headers=api_process.headers())
     error = assert_openai_error(response, 400)
     assert "« ville »" in error["message"] and "une seule fois" in error["message"]
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_documentation_pages_need_no_internet(api_process, page):
+    html = httpx.get(f"{api_process.url}{page}").text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html) + re.findall(r"url: '([^']+)'", html)
+    assert assets and not [a for a in assets if "://" in a]  # nothing from a CDN
+    for asset in assets:
+        assert httpx.get(f"{api_process.url}{asset}").status_code == 200, asset
 
 
 def test_openapi_documents_the_statuses_the_server_returns(api_process):
