@@ -93,7 +93,8 @@ async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse 
     run = await anyio.to_thread.run_sync(
         lambda: ask(question, context_of(request), history=history, filters=filters, backend=backend,
                     temperature=body.temperature, max_tokens=max_tokens), limiter=limiter)
-    reply = Reply(model, run, stored, filters)
+    reply = Reply(model, run, stored, filters,
+                  usage_chunk=bool(body.stream_options and body.stream_options.include_usage))
     if body.stream:
         return await reply.streaming(limiter)
     result = await anyio.to_thread.run_sync(lambda: run.result, limiter=limiter)
@@ -125,8 +126,9 @@ class Reply:
     """One answer on its way to the client, whole or as OpenAI chunks."""
 
     def __init__(self, model: str, run: AnswerRun, stored: StoredConversation | None,
-                 filters: dict[str, str]) -> None:
+                 filters: dict[str, str], *, usage_chunk: bool = False) -> None:
         self.model, self.run, self.stored, self.filters = model, run, stored, filters
+        self.usage_chunk = usage_chunk  # stream_options.include_usage: OpenAI's extra last chunk
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.headers = {"X-Conversation-Id": stored.id} if stored else {}
@@ -193,8 +195,13 @@ class Reply:
                 detail = {"message": error.message, "type": error.type, "code": error.code}
                 yield f"data: {json.dumps({'error': detail, 'sources': sources}, ensure_ascii=False)}\n\n"
             else:
-                yield self._chunk({}, "stop", sources=sources, usage=self.usage(result.answer).model_dump(),
+                usage = self.usage(result.answer).model_dump()
+                yield self._chunk({}, "stop", sources=sources, usage=usage,
                                   abstained=result.abstained, notices=result.notices)
+                if self.usage_chunk:  # as OpenAI: no choices, only the usage
+                    payload = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                               "model": self.model, "choices": [], "usage": usage}
+                    yield f"data: {json.dumps(payload)}\n\n"
             yield "data: [DONE]\n\n"
         finally:
             await run_in_threadpool(pieces.close)  # a client gone mid-answer releases the backend's stream

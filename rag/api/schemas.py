@@ -55,6 +55,14 @@ class ChatMessage(BaseModel):
     content: str | list[ContentPart] | None = None
 
 
+class StreamOptions(BaseModel):
+    """OpenAI's ``stream_options``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: bool | None = Field(False, description="true : un dernier fragment, sans choices, porte usage")
+
+
 class ChatRequest(BaseModel):
     """``POST /v1/chat/completions``: OpenAI's request plus an optional ``filters`` object."""
 
@@ -63,6 +71,7 @@ class ChatRequest(BaseModel):
     model: str | None = Field(None, description="an id of GET /v1/models (default: the configured engine)")
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool | None = Field(False, description="true: flux SSE ; false ou null : une seule réponse")
+    stream_options: StreamOptions | None = None
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     max_tokens: int | None = Field(None, ge=1, le=100_000)
     max_completion_tokens: int | None = Field(None, ge=1, le=100_000)

@@ -68,6 +68,16 @@ def test_streaming_sends_text_then_sources_in_the_last_chunk(client):
     check_sources(last.model_extra["sources"], text)
 
 
+def test_include_usage_adds_openais_last_chunk_without_choices(client):
+    stream = client.chat.completions.create(
+        model="fiches-extractive", stream=True, stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "Quelles initiatives ont testé une borne d'accueil mobile ?"}])
+    chunks = list(stream)
+    usage_only, stop = chunks[-1], chunks[-2]
+    assert usage_only.choices == [] and usage_only.usage == stop.usage and usage_only.usage.completion_tokens > 0
+    assert stop.choices[0].finish_reason == "stop" and stop.model_extra["sources"]
+
+
 def test_three_message_history_resolves_et_a_nantes(client):
     first = "Quelles initiatives ont fait de la co-conception avec les usagers ?"
     alone = client.chat.completions.create(model="fiches-extractive",
