@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from rag.cli.output import print_json
+from rag.cli.parser import FrenchArgumentParser, add_command
 from rag.config import get_settings
 from rag.errors import DatabaseError
 
@@ -92,30 +93,34 @@ def cmd_feedback_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction[FrenchArgumentParser]) -> None:
     """The ``conversations`` and ``feedback`` sub-commands."""
-    conv = sub.add_parser("conversations", help="stored conversations (list, show, export)")
-    actions = conv.add_subparsers(dest="action", required=True)
-    p = actions.add_parser("list", help="the conversations, most recent first")
-    p.add_argument("--search", default=None, help="keep those whose title or a question contains this text")
-    p.add_argument("--limit", type=int, default=100)
-    p.add_argument("--json", action="store_true")
+    conv = add_command(sub, "conversations", "conversations enregistrées (list, show, export)")
+    actions = conv.add_commands("action", "ACTION", "l'action, parmi :")
+    p = add_command(actions, "list", "les conversations, les plus récentes d'abord")
+    p.add_argument("--search", default=None, metavar="TEXTE",
+                   help="garde celles dont le titre ou une question contient ce texte")
+    p.add_argument("--limit", type=int, default=100, metavar="N",
+                   help="nombre maximal de conversations (défaut : 100)")
+    p.add_argument("--json", action="store_true", help="affiche la liste en JSON")
     p.set_defaults(func=cmd_list)
-    p = actions.add_parser("show", help="one conversation")
-    p.add_argument("id")
-    p.add_argument("--json", action="store_true")
+    p = add_command(actions, "show", "une conversation, tour par tour")
+    p.add_argument("id", help="l'identifiant de la conversation (voir conversations list)")
+    p.add_argument("--json", action="store_true", help="affiche tous les champs enregistrés en JSON")
     p.set_defaults(func=cmd_show)
-    p = actions.add_parser("export", help="one conversation as a document on stdout")
-    p.add_argument("id")
-    p.add_argument("--format", choices=["md", "json"], default="md")
+    p = add_command(actions, "export", "une conversation en document sur stdout")
+    p.add_argument("id", help="l'identifiant de la conversation (voir conversations list)")
+    p.add_argument("--format", choices=["md", "json"], default="md",
+                   help="md (Markdown, par défaut) ou json")
     p.set_defaults(func=cmd_export)
 
-    feedback = sub.add_parser("feedback", help="the feedback given on answers")
-    actions = feedback.add_subparsers(dest="action", required=True)
-    p = actions.add_parser("list", help="the feedback, newest first")
-    p.add_argument("--rating", choices=["up", "down"], default=None)
-    p.add_argument("--limit", type=int, default=200)
-    p.add_argument("--json", action="store_true")
+    feedback = add_command(sub, "feedback", "les avis donnés sur les réponses")
+    actions = feedback.add_commands("action", "ACTION", "l'action, parmi :")
+    p = add_command(actions, "list", "les avis, les plus récents d'abord")
+    p.add_argument("--rating", choices=["up", "down"], default=None,
+                   help="seulement les avis positifs (up) ou négatifs (down) ; tous par défaut")
+    p.add_argument("--limit", type=int, default=200, metavar="N", help="nombre maximal d'avis (défaut : 200)")
+    p.add_argument("--json", action="store_true", help="affiche les avis en JSON")
     p.set_defaults(func=cmd_feedback_list)
 
 

@@ -15,11 +15,15 @@ from pathlib import Path
 
 from rag.cli.conversations import add_parsers as add_conversation_parsers
 from rag.cli.output import print_json
+from rag.cli.parser import FrenchArgumentParser, add_command
 from rag.cli.serve import add_parsers as add_serve_parsers
 from rag.config import get_settings
 from rag.errors import RagError
 
 log = logging.getLogger("rag")
+
+DESCRIPTION = ("Assistant sur le catalogue des fiches d'initiatives d'accueil du public : importer les fiches, "
+               "les indexer, y chercher, répondre aux questions en citant les fiches, servir l'API.")
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -180,51 +184,70 @@ def _filters(values: Sequence[str] | None) -> dict[str, str]:
     return filters
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser, one sub-command per action."""
-    parser = argparse.ArgumentParser(prog="python -m rag", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
-    sub = parser.add_subparsers(dest="command", required=True)
+def build_parser() -> FrenchArgumentParser:
+    """The argument parser, one sub-command per action; every text a user reads is French."""
+    from rag.search.filters import FILTER_FIELDS
 
-    p = sub.add_parser("import", help="import a raw export of fiches")
-    p.add_argument("export", type=Path)
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: RAG_CORPUS_DIR)")
-    p.add_argument("--json", action="store_true", help="print the fiches as a JSON array")
+    filter_help = (f"filtre, répétable ; champs : {', '.join(FILTER_FIELDS)} (par ex. --filter commune=Brest "
+                   "--filter region=Bretagne)")
+    parser = FrenchArgumentParser(prog="python -m rag", description=DESCRIPTION,
+                                  epilog="Aide d'une commande : python -m rag <commande> --help")
+    parser.add_argument("-v", "--verbose", action="store_true", help="journaux de débogage sur stderr")
+    sub = parser.add_commands("command", "COMMANDE", "la commande à lancer, parmi :")
+
+    p = add_command(sub, "import", "importer un export brut de fiches en fiches Markdown")
+    p.add_argument("export", type=Path, help="le fichier d'export brut à importer")
+    p.add_argument("--out", type=Path, default=None, metavar="DOSSIER",
+                   help="dossier où écrire les fiches (défaut : RAG_CORPUS_DIR)")
+    p.add_argument("--json", action="store_true", help="affiche les fiches importées en JSON (un tableau)")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("index", help="build or update the index")
-    p.add_argument("--rebuild", action="store_true", help="drop the index and rebuild it")
-    p.add_argument("--json", action="store_true")
+    p = add_command(sub, "index", "construire ou mettre à jour l'index des fiches")
+    p.add_argument("--rebuild", action="store_true", help="supprime l'index et le reconstruit entièrement")
+    p.add_argument("--json", action="store_true", help="affiche le bilan en JSON")
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("search", help="search passages")
-    p.add_argument("question", help="the question, or - to read one per line from stdin")
-    p.add_argument("--k", type=int, default=10)
-    p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
-    p.add_argument("--filter", action="append", metavar="FIELD=VALUE")
-    p.add_argument("--json", action="store_true")
+    p = add_command(sub, "search", "chercher des passages dans les fiches",
+                    "L'index est construit ou mis à jour d'abord si besoin.")
+    p.add_argument("question", help="la question, ou - pour en lire une par ligne sur stdin (sortie JSON)")
+    p.add_argument("--k", type=int, default=10, metavar="N", help="nombre de passages affichés (défaut : 10)")
+    p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None,
+                   help="recherche hybride (hybrid), par le sens (dense) ou par les mots (bm25) ; "
+                        "défaut : RAG_SEARCH_MODE, sinon hybrid")
+    p.add_argument("--filter", action="append", metavar="CHAMP=VALEUR", help=filter_help)
+    p.add_argument("--json", action="store_true", help="affiche les passages trouvés en JSON")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("eval", help="evaluate retrieval on a JSONL question set")
-    p.add_argument("questions", type=Path)
-    p.add_argument("--k", type=int, default=10)
-    p.add_argument("--embedder", default=None, help="override RAG_EMBEDDER (use its own RAG_DATA_DIR)")
-    p.add_argument("--details", action="store_true", help="list the questions whose gold is missed")
+    p = add_command(sub, "eval", "évaluer la recherche sur un jeu de questions JSONL",
+                    "Rappel (recall@k) et MRR par mode de recherche et par type de question.")
+    p.add_argument("questions", type=Path, help="le fichier JSONL des questions (par ex. eval/dev.jsonl)")
+    p.add_argument("--k", type=int, default=10, metavar="N",
+                   help="nombre de passages pris en compte par question (défaut : 10)")
+    p.add_argument("--embedder", default=None, metavar="NOM",
+                   help="remplace RAG_EMBEDDER pour cette évaluation (prévoir un RAG_DATA_DIR à lui : "
+                        "l'index dépend du modèle)")
+    p.add_argument("--details", action="store_true", help="liste les questions dont la fiche attendue manque")
     p.add_argument("--infer-filters", action="store_true",
-                   help="apply the filters inferred from each question, as `ask` does")
-    p.add_argument("--json", action="store_true")
+                   help="applique les filtres déduits de chaque question, comme le fait ask")
+    p.add_argument("--json", action="store_true", help="affiche le rapport en JSON")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("ask", help="answer a question with citations")
-    p.add_argument("question")
-    p.add_argument("--backend", default=None)
-    p.add_argument("--base-url", default=None)
-    p.add_argument("--model", default=None)
-    p.add_argument("--filter", action="append", metavar="FIELD=VALUE")
-    p.add_argument("--k", type=int, default=None)
-    p.add_argument("--json", action="store_true")
+    p = add_command(sub, "ask", "répondre à une question en citant les fiches",
+                    "La réponse s'affiche au fil de l'eau, puis ses sources numérotées.")
+    p.add_argument("question", help="la question posée, entre guillemets")
+    p.add_argument("--backend", default=None, metavar="NOM",
+                   help="moteur de réponse : extractive (sans modèle de langue), openai ou ollama ; "
+                        "défaut : RAG_BACKEND, sinon extractive")
+    p.add_argument("--base-url", default=None, metavar="URL",
+                   help="adresse du serveur du modèle de langue (défaut : RAG_LLM_BASE_URL)")
+    p.add_argument("--model", default=None, metavar="NOM", help="nom du modèle de langue (défaut : RAG_LLM_MODEL)")
+    p.add_argument("--filter", action="append", metavar="CHAMP=VALEUR", help=filter_help)
+    p.add_argument("--k", type=int, default=None, metavar="N",
+                   help="nombre de passages sur lesquels s'appuie la réponse (défaut : RAG_TOP_K, sinon 6)")
+    p.add_argument("--json", action="store_true", help="affiche la réponse et ses sources en un document JSON")
     p.add_argument("--conversation", default=None, metavar="new|ID",
-                   help="continue a stored conversation (its history resolves follow-ups), or start one")
+                   help="poursuit la conversation enregistrée ID (son historique éclaire les questions de "
+                        "suite), ou en commence une avec new")
     p.set_defaults(func=cmd_ask)
 
     add_serve_parsers(sub)  # serve, mcp
@@ -257,8 +280,7 @@ def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m rag`` and of the ``fiches-rag`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         stream=sys.stderr,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rag.cli.parser import FrenchArgumentParser, add_command
 from rag.config import get_settings
 
 
@@ -47,18 +48,26 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction[FrenchArgumentParser]) -> None:
     """The ``serve`` and ``mcp`` sub-commands."""
-    p = sub.add_parser("serve", help="serve the OpenAI-compatible HTTP API")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--insecure", action="store_true", help="allow a non-loopback address without API keys")
-    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p = add_command(sub, "serve", "servir l'API HTTP compatible OpenAI",
+                    "Sur une adresse hors de cette machine, des clés d'API sont exigées (RAG_API_KEYS ou "
+                    "RAG_API_KEYS_FILE), sauf --insecure.")
+    p.add_argument("--host", default="127.0.0.1", metavar="ADRESSE",
+                   help="adresse d'écoute (défaut : 127.0.0.1, cette machine seulement)")
+    p.add_argument("--port", type=int, default=8000, help="port d'écoute (défaut : 8000)")
+    p.add_argument("--insecure", action="store_true",
+                   help="autorise une adresse hors de cette machine sans clé d'API (déconseillé)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                   help="niveau des journaux du serveur (défaut : info)")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("mcp", help="serve the catalogue as an MCP server (stdio, or --http)")
-    p.add_argument("--http", action="store_true", help="streamable HTTP on --host/--port (path /mcp)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8001)
-    p.add_argument("--insecure", action="store_true", help="allow a non-loopback address (no authentication)")
+    p = add_command(sub, "mcp", "servir le catalogue en serveur MCP (stdio, ou HTTP avec --http)")
+    p.add_argument("--http", action="store_true",
+                   help="HTTP « streamable » sur --host/--port (chemin /mcp) au lieu de stdio")
+    p.add_argument("--host", default="127.0.0.1", metavar="ADRESSE",
+                   help="adresse d'écoute avec --http (défaut : 127.0.0.1, cette machine seulement)")
+    p.add_argument("--port", type=int, default=8001, help="port d'écoute avec --http (défaut : 8001)")
+    p.add_argument("--insecure", action="store_true",
+                   help="autorise une adresse hors de cette machine (aucune authentification)")
     p.set_defaults(func=cmd_mcp)
