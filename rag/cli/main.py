@@ -179,7 +179,7 @@ def _filters(values: Sequence[str] | None) -> dict[str, str]:
     for item in values or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise InputError(f"filtre mal formé « {item} » : attendu FIELD=VALUE, par ex. commune=Nantes")
+            raise InputError(f"filtre mal formé « {item} » : attendu CHAMP=VALEUR, par ex. commune=Nantes")
         filters[key.strip()] = value.strip()
     return filters
 

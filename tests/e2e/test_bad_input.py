@@ -98,7 +98,7 @@ REFUSED = [
     pytest.param(["ask", BREST_QUESTION, "--filter", "pays=France"], {},
                  ["filtre inconnu « pays »", VALID_FILTERS], id="filter-unknown-field"),
     pytest.param(["search", "accueil", "--filter", "ville"], {},
-                 ["filtre mal formé « ville »", "FIELD=VALUE"], id="filter-without-value"),
+                 ["filtre mal formé « ville »", "CHAMP=VALEUR"], id="filter-without-value"),
     pytest.param(["ask", BREST_QUESTION], {"RAG_PROMPTS_DIR": "{tmp}/absent"},
                  ["modèle de prompt manquant", "{tmp}/absent/system.md", "RAG_PROMPTS_DIR"], id="prompts-missing"),
     pytest.param(["ask", ""], {}, ["question vide"], id="question-empty"),
