@@ -124,12 +124,12 @@ class FrenchArgumentParser(argparse.ArgumentParser):
         return chosen._chosen(args) if isinstance(chosen, FrenchArgumentParser) else self
 
     def error(self, message: str) -> NoReturn:
-        """Usage line, « erreur : … » in French, and where to find the help; exit code 2."""
+        """Usage line, « erreur: … » in French, and where to find the help; exit code 2."""
         hint = f"{self.prog} --help"
         if self._commands is not None:
             hint = f"{self.prog} --help, ou {self.prog} <commande> --help"
         self.print_usage(sys.stderr)
-        self.exit(2, f"erreur : {french_message(message)}\naide : {hint}\n")
+        self.exit(2, f"erreur: {french_message(message)}\naide : {hint}\n")
 
 
 def add_command(sub: argparse._SubParsersAction[FrenchArgumentParser], name: str, summary: str,

@@ -112,7 +112,7 @@ def test_argparse_errors_are_french_with_usage_and_a_hint(kind: str) -> None:
     assert done.returncode == 2 and done.stdout == "", done.stderr
     lines = done.stderr.strip().splitlines()
     errors = [line for line in lines if line.startswith("erreur")]
-    assert len(errors) == 1 and errors[0].startswith("erreur : "), done.stderr
+    assert len(errors) == 1 and errors[0].startswith("erreur: "), done.stderr
     for part in expected:
         assert part in errors[0], (part, errors[0])
     assert lines[0].startswith("utilisation : python -m rag"), done.stderr
@@ -145,11 +145,11 @@ def test_mutually_exclusive_options_are_refused_in_french(capsys: pytest.Capture
         _parser().parse(["--texte", "--json"])
     err = capsys.readouterr().err
     assert stop.value.code == 2
-    assert "erreur : argument --json : incompatible avec l'argument --texte" in err, err
+    assert "erreur: argument --json : incompatible avec l'argument --texte" in err, err
     with pytest.raises(SystemExit):
         _parser().parse([])
     err = capsys.readouterr().err
-    assert "erreur : l'un des arguments --texte --json est obligatoire" in err, err
+    assert "erreur: l'un des arguments --texte --json est obligatoire" in err, err
     assert not ENGLISH_ERRORS.search(err), err
 
 
@@ -157,4 +157,4 @@ def test_an_unknown_message_is_kept_as_is(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit) as stop:
         _parser().error("quelque chose d'inattendu: 42")
     assert stop.value.code == 2
-    assert "erreur : quelque chose d'inattendu: 42\n" in capsys.readouterr().err
+    assert "erreur: quelque chose d'inattendu: 42\n" in capsys.readouterr().err
