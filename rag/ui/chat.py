@@ -86,8 +86,11 @@ def inferred_chips(turn: Turn, position: int) -> None:
         return
     labels = [filter_label(k, v) for k, v in turn.inferred.items()]
     key = f"inferred_{turn.id}"
+    # All selected at first, through the session state and not ``default``: :func:`_reask`
+    # selects them again that way, and both at once make Streamlit log a warning.
+    st.session_state.setdefault(key, labels)
     st.pills("Filtres déduits de la question (cliquez pour retirer)", labels, selection_mode="multi",
-             default=labels, key=key, on_change=_reask, args=(turn, position, key),
+             key=key, on_change=_reask, args=(turn, position, key),
              format_func=lambda label: escape_markdown(label, line_breaks=False))
 
 

@@ -11,9 +11,11 @@ so no test sees another's index or backend. LLM tests use our loopback fake serv
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
+from streamlit.elements.lib import policies
 from streamlit.testing.v1 import AppTest
 
 from rag.config import load_settings
@@ -187,7 +189,14 @@ def test_sidebar_filter_changes_the_sources(app_env: Path) -> None:
     assert turns(at)[-1].answer.filters == {"commune": "Nantes"} and turns(at)[-1].inferred == {}
 
 
-def test_inferred_filter_chip_removed_asks_again_without_it(app_env: Path) -> None:
+def test_inferred_filter_chip_removed_asks_again_without_it(app_env: Path, caplog: pytest.LogCaptureFixture,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # Streamlit warns (with a stack dump in the server log) when a widget has both a
+    # default and a value set through the session state; it does so once per process,
+    # so its flag is put back to a fresh server's state. Its logger does not propagate.
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    streamlit_log = logging.getLogger(policies.__name__)
+    monkeypatch.setattr(streamlit_log, "handlers", [*streamlit_log.handlers, caplog.handler])
     at = ask(start(), "Quelles initiatives d'accueil à Nantes ?")
     turn = turns(at)[-1]
     assert turn.inferred == {"commune": "Nantes"}
@@ -201,6 +210,7 @@ def test_inferred_filter_chip_removed_asks_again_without_it(app_env: Path) -> No
     assert again[1].question == turn.question
     assert at.pills(key=f"inferred_{turn.id}").value == ["Commune : Nantes"]  # the first answer keeps its chip
     assert any("Ville : Nantes" not in fact for fact in card_facts(at))
+    assert not [r.getMessage() for r in caplog.records if r.name == policies.__name__]
 
 
 def test_example_chip_asks_the_example(app_env: Path) -> None:
