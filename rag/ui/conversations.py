@@ -68,19 +68,20 @@ class Storage:
 
 def open_conversation(chat: ChatState, storage: Storage) -> None:
     """Bring ``chat`` in line with ``?c=`` in the URL: load that conversation's turns
-    (again at every run: another tab may have added some), start afresh without one,
-    or open a new conversation with a notice when the id is unknown."""
-    requested = st.query_params.get(CONVERSATION_PARAM)
+    (again at every run: another tab may have added some), or open a new conversation
+    with a notice when the id is unknown. A run without ``?c=`` keeps the conversation
+    this tab shows: the chat page opened again from the menu, or a question sent before
+    the browser got the address of the conversation the previous answer created (it
+    was filed in a new conversation). "Nouvelle conversation" empties the tab itself."""
+    requested = st.query_params.get(CONVERSATION_PARAM) or chat.conversation_id
     if not requested:
-        if chat.conversation_id is not None:  # the URL lost its ?c=: a new conversation
-            chat.conversation_id, chat.turns, chat.title = None, [], ""
         return
     try:
         conversation = storage.attempt(lambda store: store.get_conversation(requested, storage.user_id))
     except (ConversationNotFound, InputError):
         chat.notices.append(f"La conversation « {requested[:40]} » est introuvable (supprimée, ou ouverte avec "
                             "un autre compte) : une nouvelle conversation commence.")
-        del st.query_params[CONVERSATION_PARAM]
+        st.query_params.pop(CONVERSATION_PARAM, None)
         st.query_params.pop(CITE_PARAM, None)
         chat.conversation_id, chat.turns, chat.title = None, [], ""
         return
@@ -88,8 +89,8 @@ def open_conversation(chat: ChatState, storage: Storage) -> None:
         if chat.conversation_id != requested:
             chat.conversation_id, chat.turns, chat.title = requested, [], ""
         return
-    if chat.conversation_id != requested:  # opened from the list: the page link does not update the address bar
-        st.query_params[CONVERSATION_PARAM] = requested
+    if st.query_params.get(CONVERSATION_PARAM) != requested or chat.conversation_id != requested:
+        st.query_params[CONVERSATION_PARAM] = requested  # a page link does not update the address bar
     chat.conversation_id, chat.title = requested, conversation.title
     chat.turns = [Turn.from_stored(turn) for turn in conversation.turns]
 

@@ -121,6 +121,25 @@ def test_reload_reopens_the_conversation_and_follow_ups_use_it(app_env: Path) ->
     assert any(s.fiche_id == BREST for s in turns(at)[1].answer.sources)
 
 
+def test_a_run_without_the_address_keeps_the_open_conversation(app_env: Path) -> None:
+    """A second question sent before the browser got the first answer's ``?c=`` (quick
+    double submit), or the chat page opened again from the menu, comes without ``?c=``:
+    the conversation on screen goes on, it is not split in two."""
+    at = ask(start(), BREST_QUESTION)
+    conversation = at.query_params["c"]
+    del at.query_params["c"]  # the address as the browser still had it
+    at = ask(at, "et à Nantes ?")
+    assert at.query_params["c"] == conversation
+    assert [t.question for t in turns(at)] == [BREST_QUESTION, "et à Nantes ?"]
+    stored = store_of(app_env).get_conversation(conversation, LOCAL_USER)
+    assert [t.question for t in stored.turns] == [BREST_QUESTION, "et à Nantes ?"]
+    store_of(app_env).delete_conversation(conversation, LOCAL_USER)  # from another tab
+    del at.query_params["c"]
+    at.run()
+    assert not at.exception and not turns(at) and "c" not in at.query_params
+    assert any("introuvable" in unescape(i.value) for i in at.info)
+
+
 def test_unknown_conversation_id_opens_a_new_one_with_a_notice(app_env: Path) -> None:
     at = start(c="inconnu123")
     assert any("introuvable" in unescape(i.value) for i in at.info)
