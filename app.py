@@ -60,7 +60,7 @@ def chat_page() -> None:
     turns, then the new question's live answer."""
     started = time.perf_counter()
     st.set_page_config(page_title="Assistant — Initiatives d'accueil")
-    st.title("Assistant des initiatives d'accueil")
+    st.title("Assistant des initiatives d'accueil", anchor=False)
     services = ensure_ready(get_app_services())
     user = require_user()
     chat = chat_state(st.session_state)
@@ -69,7 +69,7 @@ def chat_page() -> None:
     fiches = services.fiches
     with st.sidebar:
         account_box()
-        st.subheader("Conversations")
+        st.subheader("Conversations", anchor=False)
         conversations = st.container()  # filled at the end: lists the conversation this run creates
     options = render_settings(services.settings, list(fiches.values()))
     for notice in chat.notices:

@@ -96,7 +96,7 @@ def compare(fiches: list[Fiche]) -> None:
 def catalogue_page() -> None:
     """The page: tabs for browsing, charts and comparison."""
     st.set_page_config(page_title="Catalogue — Initiatives d'accueil")
-    st.title("Catalogue des initiatives")
+    st.title("Catalogue des initiatives", anchor=False)
     fiches = sorted(get_app_services().services.fiches.values(), key=lambda f: fold_spaced(f.title))
     if not fiches:
         st.warning("Le catalogue est vide : importez des fiches (`python -m rag import`).")

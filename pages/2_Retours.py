@@ -13,7 +13,7 @@ from rag.ui.services import get_app_services
 
 def page() -> None:
     st.set_page_config(page_title="Retours — Initiatives d'accueil")
-    st.title("Retours des utilisateurs")
+    st.title("Retours des utilisateurs", anchor=False)
     user = require_user()
     services = get_app_services().services
     retours_page(services.conversations, user, is_lead(user), services.fiches)

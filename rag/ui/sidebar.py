@@ -87,9 +87,9 @@ def _filters(fiches: list[Fiche]) -> dict[str, str]:
 def render_settings(settings: Settings, fiches: list[Fiche]) -> ChatOptions:
     """Draw the filters and settings (in the sidebar) and return the user's choices."""
     with st.sidebar:
-        st.subheader("Filtres")
+        st.subheader("Filtres", anchor=False)
         filters = _filters(fiches)
-        st.subheader("Réglages")
+        st.subheader("Réglages", anchor=False)
         backend, overrides = _engine(settings)
         k = st.slider("Nombre de passages", 1, 15, settings.top_k, key="opt_k")
     return ChatOptions(backend=backend, k=k, filters=filters, overrides=overrides)

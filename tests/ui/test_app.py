@@ -411,6 +411,15 @@ def test_injection_fiche_renders_inert(tmp_path: Path, monkeypatch: pytest.Monke
     assert all(not m.proto.allow_html for m in at.markdown)
 
 
+@pytest.mark.parametrize("page", ["app.py", "pages/1_Catalogue.py", "pages/2_Retours.py"])
+def test_page_headings_have_no_anchor_link(app_env: Path, page: str) -> None:
+    """Streamlit adds to a title or subheader a link labelled in English ("Link to
+    heading"), an extra tab stop before the content; the app's other headings have none."""
+    at = start(page)
+    headings = [*at.title, *at.subheader]
+    assert at.title and not [h.value for h in headings if not h.proto.hide_anchor]
+
+
 def test_catalogue_page_browse_search_charts_with_tables_compare(app_env: Path) -> None:
     at = start("pages/1_Catalogue.py")
     fiches = lambda: [unescape(e.label) for e in at.expander if not e.label.startswith("Données")]  # noqa: E731
