@@ -14,7 +14,7 @@ import time
 import streamlit as st
 
 from rag.markdown import escape_markdown
-from rag.ui.chat import PENDING_KEY, Pending, answer_live, guarded, open_cited, render_turn
+from rag.ui.chat import PENDING_KEY, Pending, answer_live, blank_question, guarded, open_cited, render_turn
 from rag.ui.conversations import Storage, conversation_list, open_conversation
 from rag.ui.identity import account_box, require_user
 from rag.ui.services import ensure_ready, get_app_services
@@ -76,6 +76,10 @@ def chat_page() -> None:
         st.info(escape_markdown(notice), icon=":material/info:")
     chat.notices.clear()
     pending = _next_question()
+    refused = blank_question(pending) if pending else None
+    if refused:
+        st.warning(escape_markdown(refused[:1].upper() + refused[1:]), icon=":material/edit_note:")
+        pending = None
     if not chat.turns and not pending:
         _welcome()
     for position, turn in enumerate(chat.turns):

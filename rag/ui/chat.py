@@ -29,10 +29,11 @@ from rag.answer.pipeline import AnswerRun, ask
 from rag.answer.support import describe
 from rag.catalogue.fiche import Fiche
 from rag.conversations import Timings
-from rag.errors import RagError
+from rag.errors import InputError, RagError
 from rag.markdown import escape_markdown, safe_markdown
 from rag.search.filters import filter_label
 from rag.services import Services
+from rag.text import clean_question
 from rag.types import Answer, Source
 from rag.ui.citing import CITE_PARAM, cite_href, cited_sentence, linked_answer, parse_cite
 from rag.ui.conversations import Storage
@@ -57,6 +58,17 @@ class Pending:
     question: str
     keep: dict[str, str] | None = None
     before: int | None = None
+
+
+def blank_question(pending: Pending) -> str | None:
+    """Why ``pending`` cannot be asked (only blanks or control characters), else ``None``.
+    Such a question gets a hint, not a turn: an empty bubble and an error that is not
+    stored, gone at the next run."""
+    try:
+        clean_question(pending.question, max(len(pending.question), 1))
+    except InputError as exc:
+        return str(exc)
+    return None
 
 
 def guarded(page: Callable[[], None], icon: str | None = None, name: str = "page") -> None:
