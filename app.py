@@ -14,12 +14,12 @@ import time
 import streamlit as st
 
 from rag.markdown import escape_markdown
-from rag.ui.chat import PENDING_KEY, Pending, answer_live, blank_question, guarded, open_cited, render_turn
+from rag.ui.chat import PENDING_KEY, answer_live, blank_question, guarded, open_cited, render_turn
 from rag.ui.conversations import Storage, conversation_list, open_conversation
 from rag.ui.identity import account_box, require_user
 from rag.ui.services import ensure_ready, get_app_services
 from rag.ui.sidebar import render_export, render_settings
-from rag.ui.state import chat_state
+from rag.ui.state import Pending, chat_state
 
 EXAMPLES = (
     "Comment améliorer l'accueil en mairie ?",
@@ -79,14 +79,15 @@ def chat_page() -> None:
     refused = blank_question(pending) if pending else None
     if refused:
         st.warning(escape_markdown(refused[:1].upper() + refused[1:]), icon=":material/edit_note:")
-        pending = None
-    if not chat.turns and not pending:
+    elif pending:
+        chat.waiting.append(pending)
+    if not chat.turns and not chat.waiting:
         _welcome()
     for position, turn in enumerate(chat.turns):
         render_turn(turn, position, chat, fiches, storage)
     open_cited(chat, fiches)
-    if pending:
-        answer_live(pending, services, options, chat, storage, started)
+    for waiting in list(chat.waiting):  # an interrupted question first, then the new one
+        answer_live(waiting, services, options, chat, storage, started)
     storage.notice()
     with conversations:
         conversation_list(storage, chat, ASSISTANT)

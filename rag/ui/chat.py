@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import partial
 
 import streamlit as st
@@ -40,7 +39,7 @@ from rag.ui.conversations import Storage
 from rag.ui.feedback import feedback_form
 from rag.ui.sidebar import ChatOptions
 from rag.ui.sources import fiche_dialog, heading, source_card
-from rag.ui.state import ChatState, Turn
+from rag.ui.state import ChatState, Pending, Turn
 
 log = logging.getLogger("rag.ui")
 
@@ -48,16 +47,6 @@ GENERIC_ERROR = "Une erreur inattendue est survenue ; elle a été consignée da
 PENDING_KEY = "pending_question"
 REDRAW_SECONDS = 0.05
 """At most one redraw of the streamed text per this many seconds (fewer messages)."""
-
-
-@dataclass
-class Pending:
-    """A question to answer in this run: ``keep`` the inferred filters kept when re-asked
-    after removing chips (``None``: infer them); ``before`` how many turns its history has."""
-
-    question: str
-    keep: dict[str, str] | None = None
-    before: int | None = None
 
 
 def blank_question(pending: Pending) -> str | None:
@@ -238,8 +227,9 @@ def _save(turn: Turn, chat: ChatState, storage: Storage, model: str | None) -> N
 
 def answer_live(pending: Pending, services: Services, options: ChatOptions, chat: ChatState,
                 storage: Storage, started: float) -> Turn:
-    """Ask the pipeline, show the passages found, stream the answer, save the turn, then
-    draw the final text (citations linked) and the details. Returns the new turn."""
+    """Ask the pipeline, show the passages found, stream the answer, save the turn (and
+    take ``pending`` off ``chat.waiting``), then draw the final text (citations linked)
+    and the details. Returns the new turn."""
     with st.chat_message("user"):
         st.markdown(escape_markdown(pending.question))
     with st.chat_message("assistant"):
@@ -250,13 +240,15 @@ def answer_live(pending: Pending, services: Services, options: ChatOptions, chat
         turn = Turn.new(answer, options.filters, timings)
         if run is not None:
             _save(turn, chat, storage, run.model)
+        chat.turns.append(turn)
+        if pending in chat.waiting:  # answered and stored: a rerun from now on loses nothing
+            chat.waiting.remove(pending)
         text, live = slots
         live.empty()
         if answer.answer:
             text.markdown(_answer_text(turn, chat.conversation_id))
         else:
             text.empty()
-        chat.turns.append(turn)
         turn_details(turn, len(chat.turns) - 1, services.fiches, storage)
     return turn
 

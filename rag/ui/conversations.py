@@ -84,7 +84,10 @@ def open_conversation(chat: ChatState, storage: Storage) -> None:
         st.query_params.pop(CONVERSATION_PARAM, None)
         st.query_params.pop(CITE_PARAM, None)
         chat.conversation_id, chat.turns, chat.title = None, [], ""
+        chat.waiting.clear()
         return
+    if chat.conversation_id != requested:  # another conversation: its questions only
+        chat.waiting.clear()
     if conversation is None:  # database fault: keep what this tab shows
         if chat.conversation_id != requested:
             chat.conversation_id, chat.turns, chat.title = requested, [], ""

@@ -69,6 +69,16 @@ class Turn:
 
 
 @dataclass
+class Pending:
+    """A question to answer: ``keep`` the inferred filters kept when re-asked after
+    removing chips (``None``: infer them); ``before`` how many turns its history has."""
+
+    question: str
+    keep: dict[str, str] | None = None
+    before: int | None = None
+
+
+@dataclass
 class ChatState:
     """The session's conversation: its id (``None`` before the first question), its
     stored title (``""`` until read back) and the turns last shown, the only copy when
@@ -78,6 +88,10 @@ class ChatState:
     turns: list[Turn] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # shown once at the next run
     title: str = ""
+    waiting: list[Pending] = field(default_factory=list)
+    """Questions asked and not yet answered and stored, oldest first. A question sent
+    while an answer is being written stops that run (Streamlit reruns the script at
+    once): the interrupted question stays here and is answered first at the next run."""
 
     def markdown(self) -> str:
         """The conversation as the download button gives it: the same document as

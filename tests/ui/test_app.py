@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 from rag.config import load_settings
 from rag.conversations import LOCAL_USER, ConversationStore, user_id_from_claims
 from rag.conversations.export import conversation_markdown
-from rag.ui.state import Turn
+from rag.ui.state import Pending, Turn
 from tests.support.fake_llm_server import FakeLLMServer, Scenario
 from tests.support.ui_fixtures import INJECTION_QUESTION, ROOT, corpus_with_injection, unescape, unescaped_markup
 
@@ -138,6 +138,31 @@ def test_a_run_without_the_address_keeps_the_open_conversation(app_env: Path) ->
     at.run()
     assert not at.exception and not turns(at) and "c" not in at.query_params
     assert any("introuvable" in unescape(i.value) for i in at.info)
+
+
+def test_a_question_interrupted_before_it_was_stored_is_answered_first(app_env: Path) -> None:
+    """A question sent while an answer is being written makes Streamlit stop that run:
+    the interrupted question stays waiting (as if the run had stopped mid-answer) and is
+    answered and stored before the new one, in order, nothing lost."""
+    at = start()
+    at.session_state["chat"].waiting.append(Pending(BREST_QUESTION))  # the run that was stopped
+    at = ask(at, "et à Nantes ?")
+    assert [t.question for t in turns(at)] == [BREST_QUESTION, "et à Nantes ?"]
+    assert at.session_state["chat"].waiting == []
+    stored = store_of(app_env).get_conversation(at.query_params["c"], LOCAL_USER)
+    assert [t.question for t in stored.turns] == [BREST_QUESTION, "et à Nantes ?"]
+    assert "Brest" in stored.turns[1].standalone_question  # the follow-up read the first answer
+
+
+def test_a_waiting_question_does_not_follow_the_user_to_another_conversation(app_env: Path) -> None:
+    first = ask(start(), BREST_QUESTION)
+    other = first.query_params["c"]
+    at = start()
+    at.session_state["chat"].waiting.append(Pending("Comment améliorer l'accueil des usagers ?"))
+    at.query_params["c"] = other  # the user opened another conversation in the sidebar
+    at.run()
+    assert not at.exception and [t.question for t in turns(at)] == [BREST_QUESTION]
+    assert at.session_state["chat"].waiting == []
 
 
 def test_unknown_conversation_id_opens_a_new_one_with_a_notice(app_env: Path) -> None:
