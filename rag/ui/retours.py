@@ -17,13 +17,15 @@ from rag.catalogue.fiche import Fiche
 from rag.conversations import ConversationStore, RetourGroup, RetourItem, Retours
 from rag.errors import DatabaseError, InputError
 from rag.markdown import escape_markdown
-from rag.text import fold_spaced
+from rag.text import excerpt, fold_spaced
 from rag.ui.citing import CONVERSATION_PARAM
 from rag.ui.conversations import when
 from rag.ui.sources import heading
 
 NONE = ""
 """The "not covered" choice of the expected-initiative list (gold ``[]``)."""
+QUESTION_HEADING_CHARS = 160
+"""A longer question is cut in its heading (with « … ») and shown whole below it."""
 
 
 def item_lines(item: RetourItem) -> str:
@@ -57,7 +59,10 @@ def retour_item(item: RetourItem, fiches: Mapping[str, Fiche], ids: list[str], k
     """One answer to look at: the question (a heading), what went wrong, a link opening
     its conversation, and the eval-set form (``ids``: the choices, sorted once per page)."""
     with st.container(border=True, key=f"retour_{key}"):
-        heading(3, item.question)
+        title = excerpt(item.question, QUESTION_HEADING_CHARS)
+        heading(3, title)
+        if title != " ".join(item.question.split()):  # a long question: whole below its heading
+            st.markdown(escape_markdown(item.question))
         st.markdown(item_lines(item))
         st.markdown(f"[Ouvrir la conversation](/?{CONVERSATION_PARAM}={item.conversation_id})")
         cited = [i.fiche_id for i in item.initiatives if i.fiche_id in fiches]

@@ -22,6 +22,7 @@ from rag.config import load_settings
 from rag.conversations import LOCAL_USER, ConversationStore, user_id_from_claims
 from rag.conversations.export import conversation_markdown
 from rag.ui.state import Pending, Turn
+from tests.support.conversations import answer
 from tests.support.fake_llm_server import FakeLLMServer, Scenario
 from tests.support.ui_fixtures import INJECTION_QUESTION, ROOT, corpus_with_injection, unescape, unescaped_markup
 
@@ -286,6 +287,19 @@ def test_feedback_goes_to_the_database_and_the_retours_page(app_env: Path) -> No
     links = [m.value for m in retours.markdown if "Ouvrir la conversation" in m.value]
     assert f"[Ouvrir la conversation](/?c={at.query_params['c']})" in links
     assert retours.selectbox(key=f"expected_i_{BREST}_{turn.id}").value == BREST
+
+
+def test_a_long_question_is_cut_in_its_retours_heading_and_shown_whole(app_env: Path) -> None:
+    long_question = "Comment accueillir " + "les usagers en mairie et ailleurs " * 40 + "?"
+    store = store_of(app_env)
+    conversation = store.create_conversation(LOCAL_USER)
+    turn = store.add_turn(conversation.id, LOCAL_USER, answer(long_question))
+    store.add_feedback(turn.id, LOCAL_USER, "down", ["Incomplet"])
+    retours = start("pages/2_Retours.py")
+    headings = [unescape(m.value) for m in retours.markdown if m.value.startswith("### Comment accueillir")]
+    assert headings and all(len(h) < 200 and h.endswith("…") for h in headings)
+    assert any(unescape(m.value) == long_question for m in retours.markdown)
+    store.delete_conversation(conversation.id, LOCAL_USER)
 
 
 def test_rating_without_thumb_is_refused_readably(app_env: Path) -> None:
