@@ -35,6 +35,8 @@ from rag.index.embeddings import Embedder
 from rag.text import ENGLISH_STOP_WORDS, EXTRACTIVE_STOP_WORDS, LEXICAL_STOP_WORDS, QUESTION_GENERIC, fold_spaced
 
 _WORD = re.compile(r"[\w'’-]+")
+_FUNCTION_WORDS = LEXICAL_STOP_WORDS | ENGLISH_STOP_WORDS
+"""Pronouns and other stop words are never names, even capitalised mid-sentence."""
 _SENTENCE_START = re.compile(r"(?:^|[.!?«\"(\[]\s*)$")
 """What may precede a sentence's first word (after ":" French goes on in lowercase)."""
 
@@ -61,7 +63,8 @@ def proper_names(question: str) -> list[str]:
         word = re.split(r"['’]", match.group(0).strip("'’-"))[-1]  # "l'Agence" -> "Agence"
         if len(word) < 2 or not word[0].isalpha():
             continue
-        capitalised = word[0].isupper() and not _SENTENCE_START.search(question[: match.start()])
+        capitalised = (word[0].isupper() and not _SENTENCE_START.search(question[: match.start()])
+                       and fold_spaced(word) not in _FUNCTION_WORDS)  # « … le hall Je voudrais … »
         if word.isupper() or capitalised:
             names.append(word)
     return names

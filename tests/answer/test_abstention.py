@@ -135,6 +135,11 @@ def test_a_short_real_question_is_still_answered(services: Services) -> None:
     assert not ask("borne mobile", services).result.abstained
 
 
+def test_a_capitalised_pronoun_mid_sentence_is_not_a_name() -> None:
+    assert proper_names("Comment améliorer le hall Je voudrais des idées, Nous manquons de place") == []
+    assert proper_names("what do We know about Brest") == ["Brest"]
+
+
 def test_residual_words_of_a_names_only_question() -> None:
     assert proper_names("Comment fait Brest ? Et Nantes") == ["Brest", "Nantes"]
     assert residual_words("initiatives à Quimper") == []
