@@ -70,10 +70,23 @@ class Sentence:
     score: float = field(default=0.0)
 
 
+def _lines(text: str) -> list[str]:
+    """The text's lines, a line that announces what follows (ending with « : » or « = »,
+    « Design de service = », « … sont les suivants : ») joined to the next one: quoted
+    alone it says nothing."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if lines and lines[-1].rstrip().endswith((":", "=")) and line.strip():
+            lines[-1] = f"{lines[-1].rstrip()} {_BULLET.sub('', line)}"
+        else:
+            lines.append(line)
+    return lines
+
+
 def split_sentences(passage: Passage, max_chars: int) -> list[Sentence]:
     """The quotable sentences (3 words or more) of a passage, in order."""
     found: list[Sentence] = []
-    for line in passage.chunk.text.splitlines():
+    for line in _lines(passage.chunk.text):
         for raw in _SENTENCE_END.split(line):
             text = clean(raw, max_chars)
             if len(text.split()) >= 3:

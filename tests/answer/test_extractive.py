@@ -105,6 +105,14 @@ def test_evidence_scores_coverage_similarity_and_rank() -> None:
     assert first.score == pytest.approx(1.0 + 0.5 + 2.0)
 
 
+def test_a_line_announcing_what_follows_is_quoted_with_it() -> None:
+    text = "- Design de service =\n- Embarquer les agents et les usagers.\nLes enseignements sont les suivants :\n" \
+           "- Prendre le temps de préparer.\nUne phrase seule."
+    quoted = [s.text for s in split_sentences(passage(1, MEEN, text), 320)]
+    assert quoted == ["Design de service = Embarquer les agents et les usagers.",
+                      "Les enseignements sont les suivants : Prendre le temps de préparer.", "Une phrase seule."]
+
+
 @pytest.mark.parametrize(("question", "text", "missing"), [
     ("quel est le numéro de téléphone du Liberté Living Lab ?", "Le lab anime des ateliers.", "le numéro de téléphone"),
     ("quel est le numéro de téléphone du lab ?", "Appelez le 02 98 00 12 34.", None),
