@@ -7,12 +7,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
 from rag.answer.hyde import MAX_PASSAGE_CHARS, search_text
 from rag.answer.pipeline import ask
 from rag.answer.prompting import load_prompts
-from rag.config import ROOT, load_settings
+from rag.config import ROOT
 from rag.services import Services
 from tests.support.fake_llm_server import FakeLLMServer, Scenario
 
@@ -21,34 +19,25 @@ SAINT_DENIS = "l-accueil-a-saint-denis-sur-un-espace-de-mediation-numerique-en-t
 PASSAGE = "Un espace public numérique propose des postes informatiques et un médiateur numérique."
 
 
-@pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Services:
-    """The bundled catalogue indexed once (hashing embedder, no retries)."""
-    services = Services(load_settings(data_dir=tmp_path_factory.mktemp("hyde"), embedder="hashing",
-                                      max_retries=0, connect_timeout=1.0, read_timeout=5.0))
-    services.ensure_index()
-    return services
-
-
 def _backend(services: Services, server: FakeLLMServer):  # noqa: ANN202 - a Backend
     return services.backend("openai", base_url=server.url + "/v1", model="test-model")
 
 
-def test_enabled_searches_the_question_then_the_models_passage(services: Services, fake_llm: FakeLLMServer):
+def test_enabled_searches_the_question_then_the_models_passage(hashed: Services, fake_llm: FakeLLMServer):
     fake_llm.queue(Scenario(tokens=["  Un espace public", " numérique propose des postes informatiques\n",
                                     "et un médiateur numérique."]))
-    text = search_text(QUESTION, _backend(services, fake_llm), services.prompts(), True)
+    text = search_text(QUESTION, _backend(hashed, fake_llm), hashed.prompts(), True)
     assert text == f"{QUESTION}\n{PASSAGE}"
     (hit,) = fake_llm.chat_hits()
     prompt = hit.body["messages"][-1]["content"]
     assert QUESTION in prompt and "vocabulaire des professionnels" in prompt and "<!--" not in prompt
 
 
-def test_skipped_when_off_for_extractive_and_without_the_template(services: Services, fake_llm: FakeLLMServer,
+def test_skipped_when_off_for_extractive_and_without_the_template(hashed: Services, fake_llm: FakeLLMServer,
                                                                  tmp_path: Path):
-    backend = _backend(services, fake_llm)
-    assert search_text(QUESTION, backend, services.prompts(), False) == QUESTION
-    assert search_text(QUESTION, services.backend("extractive"), services.prompts(), True) == QUESTION
+    backend = _backend(hashed, fake_llm)
+    assert search_text(QUESTION, backend, hashed.prompts(), False) == QUESTION
+    assert search_text(QUESTION, hashed.backend("extractive"), hashed.prompts(), True) == QUESTION
     folder = tmp_path / "prompts"
     shutil.copytree(ROOT / "prompts", folder)
     (folder / "hyde.md").unlink()
@@ -57,8 +46,8 @@ def test_skipped_when_off_for_extractive_and_without_the_template(services: Serv
     assert fake_llm.chat_hits() == []
 
 
-def test_a_failing_or_runaway_model_never_blocks_the_search(services: Services, fake_llm: FakeLLMServer, caplog):
-    backend, prompts = _backend(services, fake_llm), services.prompts()
+def test_a_failing_or_runaway_model_never_blocks_the_search(hashed: Services, fake_llm: FakeLLMServer, caplog):
+    backend, prompts = _backend(hashed, fake_llm), hashed.prompts()
     fake_llm.queue(Scenario(status=500))
     assert search_text(QUESTION, backend, prompts, True) == QUESTION
     assert "réécriture de la question" in caplog.text
@@ -68,8 +57,8 @@ def test_a_failing_or_runaway_model_never_blocks_the_search(services: Services, 
     assert len(search_text(QUESTION, backend, prompts, True)) <= len(QUESTION) + 1 + MAX_PASSAGE_CHARS
 
 
-def test_ask_retrieves_with_the_rewrite_when_enabled(services: Services, fake_llm: FakeLLMServer):
-    settings = services.settings.model_copy(update={"query_rewrite": True})
+def test_ask_retrieves_with_the_rewrite_when_enabled(hashed: Services, fake_llm: FakeLLMServer):
+    settings = hashed.settings.model_copy(update={"query_rewrite": True})
     rewriting = Services(settings)
     fake_llm.queue(Scenario(tokens=[PASSAGE]), Scenario(tokens=["Voici [1]."]))
     run = ask(QUESTION, rewriting, backend="openai", base_url=fake_llm.url + "/v1", model="test-model")
@@ -78,5 +67,5 @@ def test_ask_retrieves_with_the_rewrite_when_enabled(services: Services, fake_ll
     assert QUESTION in rewrite.body["messages"][-1]["content"]
     assert run.sources[0].fiche_id == SAINT_DENIS
     assert run.standalone == QUESTION  # the answer still addresses the user's question
-    plain = ask(QUESTION, services, backend="openai", base_url=fake_llm.url + "/v1", model="test-model")
+    plain = ask(QUESTION, hashed, backend="openai", base_url=fake_llm.url + "/v1", model="test-model")
     assert plain.sources[0].fiche_id != SAINT_DENIS  # off (the default): the question's words alone

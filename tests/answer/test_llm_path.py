@@ -15,28 +15,13 @@ import pytest
 
 from rag.answer.pipeline import ask
 from rag.answer.support import describe, sentences, unsupported
-from rag.config import ROOT, load_settings
+from rag.config import ROOT
 from rag.services import Services
 from rag.tokens import count_tokens
 from rag.types import Chunk, Passage
 from tests.support.fake_llm_server import FakeLLMServer, Scenario, Window
 
 QUESTION = "Comment la mairie de Brest a-t-elle réaménagé son hall d'accueil ?"
-
-
-@pytest.fixture(scope="session")
-def indexed(tmp_path_factory: pytest.TempPathFactory) -> Services:
-    """The bundled catalogue indexed once with the hashing embedder (no retries: faults show at once)."""
-    services = Services(load_settings(data_dir=tmp_path_factory.mktemp("llm-path"), embedder="hashing",
-                                      max_retries=0, connect_timeout=1.0, read_timeout=5.0))
-    services.ensure_index()
-    return services
-
-
-@pytest.fixture
-def hashed(indexed: Services) -> Services:
-    """Fresh services on that index: backends (and the windows they learnt) are not shared between tests."""
-    return Services(indexed.settings)
 
 
 def openai(services: Services, server: FakeLLMServer, **options: object):  # noqa: ANN201 - an AnswerRun
