@@ -98,9 +98,7 @@ class StoredConversation:
 
     def save(self, run: AnswerRun, explicit: dict[str, str]) -> None:
         """Append the answer as the conversation's next turn, like the UI does."""
-        done = time.perf_counter()
-        timings = Timings(total_ms=round((done - self.started) * 1000, 1),
-                          first_token_ms=round(((self.first_token or done) - self.started) * 1000, 1))
+        timings = Timings.since(self.started, self.first_token)
         result = run.result
         try:
             self.store.add_turn(self.id, self.user_id, result, timings, run.model,

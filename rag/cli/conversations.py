@@ -166,9 +166,7 @@ class AskConversation:
         from rag.conversations import Timings
         from rag.search.filters import inferred_part
 
-        done = time.perf_counter()
-        timings = Timings(total_ms=round((done - self.started) * 1000, 1),
-                          first_token_ms=round(((self.first_token or done) - self.started) * 1000, 1))
+        timings = Timings.since(self.started, self.first_token)
         if self.saving:
             try:
                 if self.id is None:

@@ -7,6 +7,7 @@ code as a fresh one; its ``sources`` are :class:`~rag.types.Source` objects.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Literal
 
@@ -28,6 +29,14 @@ class Timings(BaseModel):
 
     first_token_ms: float | None = None
     total_ms: float | None = None
+
+    @classmethod
+    def since(cls, started: float, first: float | None = None) -> Timings:
+        """Timings until now from ``time.perf_counter()`` readings: the start and the first
+        piece of the answer (``None``: none came, it counts as the end)."""
+        end = time.perf_counter()
+        return cls(first_token_ms=round(((first or end) - started) * 1000, 1),
+                   total_ms=round((end - started) * 1000, 1))
 
 
 class ConversationSummary(BaseModel):

@@ -170,12 +170,7 @@ def _stream(run: AnswerRun, text: DeltaGenerator, started: float) -> Timings:
         if now - last >= REDRAW_SECONDS:
             text.markdown(safe_markdown(shown) + " ▌")
             last = now
-    end = time.perf_counter()
-    return Timings(first_token_ms=_ms((first or end) - started), total_ms=_ms(end - started))
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 1)
+    return Timings.since(started, first)
 
 
 def _failed(question: str, message: str, filters: dict[str, str], run: AnswerRun | None, backend: str) -> Answer:
@@ -205,7 +200,7 @@ def _produce(question: str, services: Services, options: ChatOptions, history: l
     except Exception:  # noqa: BLE001 - the UI must never show a traceback
         log.exception("unexpected error while answering %r", question[:80])
         message = GENERIC_ERROR
-    elapsed = Timings(total_ms=_ms(time.perf_counter() - started))
+    elapsed = Timings(total_ms=Timings.since(started).total_ms)  # no first token: it failed
     return _failed(question, message, filters, run, options.backend), elapsed, run
 
 
