@@ -10,6 +10,7 @@ the readable message while the retrieved sources stay available.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import re
@@ -196,7 +197,7 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
     query = search_text(standalone, engine, prompts, settings.query_rewrite)
     hits = services.retriever.search(query, k=k, mode=settings.search_mode, filters=wanted)
     passages = [Passage(n=i, chunk=hit.chunk, score=hit.score, dense=hit.dense) for i, hit in enumerate(hits, start=1)]
-    # each retrieved sentence embedded only if abstention's signals or the extractive backend need it
+    # each retrieved sentence embedded only if a signal would refuse or the extractive backend quotes
     similarity = functools.cache(lambda: passage_similarity(services.retriever.embedder, standalone, passages))
     decision = _decide(standalone, hits, wanted, services, similarity)
     spam = services.spam_patterns()
@@ -235,8 +236,9 @@ def _decide(standalone: str, hits: list[Hit], filters: dict[str, str], services:
     if decision is not None:
         return decision
     best = top_cosine(services.retriever, standalone, filters)
-    quote = max([best or 0.0, *similarity().values()])
-    found = signals(standalone, services.fiches, services.retriever.embedder, quote)
+    found = signals(standalone, services.fiches, services.retriever.embedder, best or 0.0)
+    if by_signals(found) is not None:  # a closer sentence may overrule it: the signals only weaken as the quote rises
+        found = dataclasses.replace(found, quote=max([best or 0.0, *similarity().values()]))
     settled = by_signals(found)
     if settled is not None:
         return settled
