@@ -30,6 +30,8 @@ from rag.text import EXTRACTIVE_STOP_WORDS as STOP_WORDS
 from rag.text import fold
 from rag.types import Passage
 
+SENTENCE_CHARS = 320
+"""How long a quoted sentence may be (longer ones are cut with « … »)."""
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\"“(0-9A-ZÀ-Ý])")
 _BULLET = re.compile(r"^[\s\-–—•*#>]+")
 _TAG = re.compile(r"<[^>]{0,200}>")
@@ -128,6 +130,6 @@ def sentence_similarity(embedder: Embedder, question: str, texts: Iterable[str])
 
 
 def passage_similarity(embedder: Embedder, question: str, passages: list[Passage],
-                       max_chars: int = 320) -> dict[str, float]:
+                       max_chars: int = SENTENCE_CHARS) -> dict[str, float]:
     """:func:`sentence_similarity` for every quotable sentence of ``passages``."""
     return sentence_similarity(embedder, question, (s.text for p in passages for s in split_sentences(p, max_chars)))

@@ -29,7 +29,7 @@ from rag.answer.abstention import (
 )
 from rag.answer.backends.base import DEFAULT_CONTEXT_WINDOW, Backend, ContextOverflow
 from rag.answer.citations import CitationStream
-from rag.answer.evidence import passage_similarity
+from rag.answer.evidence import SENTENCE_CHARS, passage_similarity
 from rag.answer.hyde import search_text
 from rag.answer.prompting import SAFETY, Prompts, build_messages
 from rag.answer.question import History, standalone_question
@@ -198,7 +198,8 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
     hits = services.retriever.search(query, k=k, mode=settings.search_mode, filters=wanted)
     passages = [Passage(n=i, chunk=hit.chunk, score=hit.score, dense=hit.dense) for i, hit in enumerate(hits, start=1)]
     # each retrieved sentence embedded only if a signal would refuse or the extractive backend quotes
-    similarity = functools.cache(lambda: passage_similarity(services.retriever.embedder, standalone, passages))
+    cut = getattr(engine.options, "max_sentence_chars", SENTENCE_CHARS)  # the sentences the extractive backend quotes
+    similarity = functools.cache(lambda: passage_similarity(services.retriever.embedder, standalone, passages, cut))
     decision = _decide(standalone, hits, wanted, services, similarity)
     spam = services.spam_patterns()
     run = functools.partial(AnswerRun, question=text, standalone=standalone, filters=wanted, backend=engine,

@@ -19,7 +19,7 @@ from rag.markdown import escape_markdown, markdown_link, safe_markdown
 from rag.search.filters import filter_label
 from rag.types import Answer, Source
 
-DEFAULT_TITLE = "Conversation — catalogue des initiatives d'accueil"
+_DEFAULT_TITLE = "Conversation — catalogue des initiatives d'accueil"
 """The document's title when the conversation's is not known (not stored yet)."""
 
 
@@ -35,7 +35,7 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
     return conversation.model_dump(mode="json")
 
 
-def source_line(source: Source) -> str:
+def _source_line(source: Source) -> str:
     """``- **[n] Titre › Section** — ville, échelle, acteur — lien`` as one Markdown line."""
     line = f"- **{escape_markdown(source.heading, line_breaks=False)}**"
     facts = ", ".join(value for value in (source.ville, source.echelle, source.acteur) if value)
@@ -71,10 +71,10 @@ def turn_markdown(turn: ExportTurn, number: int) -> str:
     cited_numbers = {source.n for source in cited}
     others = [source for source in answer.sources if source.n not in cited_numbers]
     if cited:
-        parts += ["### Sources citées", *map(source_line, cited), ""]
+        parts += ["### Sources citées", *map(_source_line, cited), ""]
     if others:
         parts += ["### Initiatives proches" if answer.abstained else "### Aussi retrouvés",
-                  *map(source_line, others), ""]
+                  *map(_source_line, others), ""]
     if turn.feedback:
         parts += [_opinion(turn.feedback), ""]
     return "\n".join(parts)
@@ -83,13 +83,13 @@ def turn_markdown(turn: ExportTurn, number: int) -> str:
 def turns_markdown(turns: Sequence[ExportTurn], *, title: str = "", conversation_id: str = "",
                    exported_at: datetime | None = None) -> str:
     """The whole conversation, oldest question first, under a header: its title (else
-    :data:`DEFAULT_TITLE`), its id when stored, the export date and the engines that answered."""
+    :data:`_DEFAULT_TITLE`), its id when stored, the export date and the engines that answered."""
     stamp = (exported_at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     engines = list(dict.fromkeys(turn.answer.backend for turn in turns if turn.answer.backend))
     line = f"Conversation {conversation_id}, exportée le {stamp}" if conversation_id else f"Exportée le {stamp}"
     if engines:
         line += f" (moteur{'s' if len(engines) > 1 else ''} : {', '.join(engines)})"
-    header = [f"# {escape_markdown(title, line_breaks=False) if title else DEFAULT_TITLE}", "",
+    header = [f"# {escape_markdown(title, line_breaks=False) if title else _DEFAULT_TITLE}", "",
               escape_markdown(line + ".", line_breaks=False), ""]
     body = [turn_markdown(turn, number) for number, turn in enumerate(turns, 1)]
     return "\n".join(header + body).rstrip() + "\n"

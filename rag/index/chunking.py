@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from itertools import pairwise
 
 from rag.catalogue.fiche import (
     ACTEUR,
@@ -115,7 +116,7 @@ def _spans(text: str, separator: re.Pattern, span: tuple[int, int]) -> list[tupl
     start, end = span
     cuts = [m.end() for m in separator.finditer(text, start, end) if start < m.end() < end]
     bounds = [start, *cuts, end]
-    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if text[a:b].strip()]
+    return [(a, b) for a, b in pairwise(bounds) if text[a:b].strip()]
 
 
 def _token_spans(text: str, span: tuple[int, int], budget: int) -> list[tuple[int, int]]:

@@ -93,7 +93,7 @@ class Lease:
         if won.get("token") != self.token:
             raise self._refused(won)
         self.record_id = record_id
-        older = [i for i in self.meta.get_prefixed(PREFIX) if _epoch(i) < _epoch(record_id) - 1]
+        older = [i for i in self.meta.ids(PREFIX) if _epoch(i) < _epoch(record_id) - 1]
         self.meta.delete(older)
 
     def renew(self) -> None:

@@ -61,7 +61,7 @@ def write_blob(meta: IndexMeta, run: str, index: LexicalIndex) -> dict[str, Any]
     """Store ``index`` as the blob of ``run``; returns the fields the index record carries
     (``lexical_parts``, ``lexical_sha256``)."""
     text = base64.b64encode(pack(index)).decode("ascii")
-    parts = [text[start : start + PART] for start in range(0, len(text), PART)] or [""]
+    parts = [text[start : start + PART] for start in range(0, len(text), PART)]
     for record_id, part in zip(part_ids(run, len(parts)), parts, strict=True):
         meta.put(record_id, {"run": run, "data": part})
     return {"lexical_parts": len(parts), "lexical_sha256": hashlib.sha256(text.encode("ascii")).hexdigest()}

@@ -4,7 +4,7 @@ in the fiche viewer, with the sentence the answer rests on highlighted.
 Streamlit runs no JavaScript of ours, so a citation is a plain Markdown link to the
 conversation's own URL, ``?c=<conversation>&cite=<turn>-<n>``. Streamlit opens such a
 link in a new tab (only ``#`` links stay in the page); that tab reopens the stored
-conversation and :func:`pop_citation` opens the viewer on the cited passage. A turn
+conversation and :func:`rag.ui.chat.open_cited` opens the viewer on the cited passage. A turn
 that could not be saved has no URL: its ``[n]`` stay plain text.
 """
 

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag.answer.backends import register
 from rag.answer.backends.base import Backend
 from rag.answer.details import missing_detail
-from rag.answer.evidence import Sentence, clean, score_sentences, split_sentences, terms
+from rag.answer.evidence import SENTENCE_CHARS, Sentence, clean, score_sentences, split_sentences, terms
 from rag.index.chunking import METADATA_SECTION
 from rag.search.filters import PLACE_KEYS
 from rag.text import QUESTION_GENERIC, fold
@@ -122,7 +122,7 @@ class ExtractiveOptions(BaseModel):
 
     max_sentences: int = Field(8, ge=1, le=50)
     max_per_passage: int = Field(2, ge=1, le=10)
-    max_sentence_chars: int = Field(320, ge=40)
+    max_sentence_chars: int = Field(SENTENCE_CHARS, ge=40)
     margin: float = Field(MARGIN, ge=0.0, le=4.0)
     list_margin: float = Field(LIST_MARGIN, ge=0.0, le=4.0)
 
