@@ -162,8 +162,12 @@ class Reply:
             await run_in_threadpool(self.stored.save, self.run, self.filters)
 
     def _chunk(self, delta: dict[str, str], finish: str | None = None, **extra: object) -> str:
+        return self._event(choices=[{"index": 0, "delta": delta, "finish_reason": finish}], **extra)
+
+    def _event(self, **fields: object) -> str:
+        """One ``chat.completion.chunk`` server-sent event."""
         payload = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+                   **fields}
         return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
     async def streaming(self, limiter: CapacityLimiter | None) -> StreamingResponse:
@@ -199,9 +203,7 @@ class Reply:
                 yield self._chunk({}, "stop", sources=sources, usage=usage,
                                   abstained=result.abstained, notices=result.notices)
                 if self.usage_chunk:  # as OpenAI: no choices, only the usage
-                    payload = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                               "model": self.model, "choices": [], "usage": usage}
-                    yield f"data: {json.dumps(payload)}\n\n"
+                    yield self._event(choices=[], usage=usage)
             yield "data: [DONE]\n\n"
         finally:
             await run_in_threadpool(pieces.close)  # a client gone mid-answer releases the backend's stream

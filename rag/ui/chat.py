@@ -130,10 +130,8 @@ def turn_details(turn: Turn, position: int, fiches: Mapping[str, Fiche], storage
 
 def _answer_text(turn: Turn, conversation_id: str | None) -> str:
     """The answer as Markdown, its ``[n]`` linked when the turn is stored."""
-    if turn.saved and conversation_id:
-        href = partial(cite_href, conversation_id, turn.id)
-        return linked_answer(turn.answer.answer, {s.n for s in turn.cited}, href)
-    return safe_markdown(turn.answer.answer)
+    href = partial(cite_href, conversation_id, turn.id) if turn.saved and conversation_id else None
+    return linked_answer(turn.answer.answer, {s.n for s in turn.cited}, href)
 
 
 def _message_slots() -> tuple[DeltaGenerator, DeltaGenerator]:
