@@ -39,7 +39,7 @@ from rag.catalogue.catalogue import Catalogue
 from rag.catalogue.spam import LinkGuard, link_guard
 from rag.config import Settings
 from rag.errors import BackendError, ConfigError
-from rag.search.filters import FILTER_FIELDS, PLACE_KEYS, check_filters, infer_filters, place_depth
+from rag.search.filters import FILTER_FIELDS, check_filters, has_place, infer_filters, place_depth
 from rag.search.retrieval import Retriever
 from rag.text import clean_question
 from rag.tokens import count_tokens
@@ -243,7 +243,7 @@ def _decide(standalone: str, hits: list[Hit], filters: dict[str, str], services:
     settled = by_signals(found)
     if settled is not None:
         return settled
-    if any(key in PLACE_KEYS for key in filters) and not found.unknown:  # what was done at a named place
+    if has_place(filters) and not found.unknown:  # what was done at a named place
         return Decision(False)
     support = lexical_support(standalone, (hit.chunk for hit in hits), services.retriever.lexical)
     return by_cosine(best, threshold_for(services.settings), support)

@@ -183,7 +183,11 @@ def infer_filters(question: str, catalogue: Catalogue) -> dict[str, str]:
     return filters
 
 
-PLACE_KEYS = PLACE_FIELDS
+def has_place(filters: Mapping[str, str]) -> bool:
+    """Whether the filters name a place (commune, département or région)."""
+    return any(key in PLACE_FIELDS for key in filters)
+
+
 LISTING_MAX = 20
 """At most this many passages when a place filter widens the search (see :func:`place_depth`)."""
 
@@ -192,7 +196,7 @@ def place_depth(filters: Mapping[str, str], catalogue: Catalogue, k: int, per_fi
     """How many passages to retrieve so that every initiative of a filtered place can be
     among them (``per_fiche`` each, at most :data:`LISTING_MAX`): "initiatives en
     Bretagne" must list the four, not the first three. ``k`` without a place filter."""
-    if not any(key in PLACE_KEYS for key in filters):
+    if not has_place(filters):
         return k
     count = sum(fiche_matches(fiche, filters) for fiche in catalogue.values())
     return max(k, min(LISTING_MAX, count * per_fiche))

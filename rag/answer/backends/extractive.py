@@ -33,7 +33,7 @@ from rag.answer.backends.base import Backend
 from rag.answer.details import missing_detail
 from rag.answer.evidence import SENTENCE_CHARS, Sentence, clean, score_sentences, split_sentences, terms
 from rag.index.chunking import METADATA_SECTION
-from rag.search.filters import PLACE_KEYS
+from rag.search.filters import has_place
 from rag.text import QUESTION_GENERIC, fold
 from rag.types import GenerationRequest
 
@@ -105,7 +105,7 @@ def best_per_fiche(per_passage: dict[int, list[Sentence]]) -> dict[str, Sentence
 def only_place(request: GenerationRequest, question: set[str], per_passage: dict[int, list[Sentence]]) -> bool:
     """A place filter, and no question term (besides the place's words) that some
     candidate initiatives hold and others lack: the question asks what was done there."""
-    if not any(key in PLACE_KEYS for key in request.filters):
+    if not has_place(request.filters):
         return False
     place_words = terms(" ".join([*request.filters.values(), *QUESTION_GENERIC]))  # "retours d'expérience"
     held: dict[str, set[str]] = {}
