@@ -85,8 +85,7 @@ def index_on_server(settings: Settings, *, rebuild: bool = False, progress: bool
         lease.check()
         blob = write_blob(meta, run, lexical)
         lease.check()
-        previous_run = str((meta.record() or {}).get("run", ""))  # replicas may be loading it still
-        target.commit({
+        replaced = target.commit({
             **fingerprints,
             **blob,
             "run": run,
@@ -97,7 +96,7 @@ def index_on_server(settings: Settings, *, rebuild: bool = False, progress: bool
             "embedder": embedder_key(settings),
             "embedder_config": config_record(config),
         })
-        prune_blobs(meta, keep={run, previous_run})
+        prune_blobs(meta, keep={run, str(replaced.get("run", ""))})  # replicas may be loading the previous one
         meta.delete([DIRTY])
         return report
 

@@ -205,27 +205,29 @@ class VectorStore:
         (the current one is not even opened: it may be corrupt)."""
         return cls(settings, generation=new_generation())
 
-    def commit(self, manifest: dict[str, Any] | None = None) -> None:
+    def commit(self, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
         """Make this generation the current one (atomic), keep the previous, delete the rest.
         Call with the indexing lock (server: lease) held. On a server, ``manifest`` (the
         run's record) is published with the pointer and its ``run`` id (a new one unless
-        the manifest names it: the BM25 blob written for it), in one write."""
+        the manifest names it: the BM25 blob written for it), in one write, and the record
+        it replaced is returned (embedded: ``{}``)."""
         if self.url:
-            self._commit_server(manifest or {})
-            return
+            return self._commit_server(manifest or {})
         state = read_generations(self.settings.data_dir, strict=False)
         if state["current"] != self.generation:
             state = {"current": self.generation, "previous": state["current"]}
             write_json_atomic(_pointer(self.settings.data_dir), state)
         remove_stale_generations(self.settings.data_dir, keep={self.generation, state["previous"]})
+        return {}
 
-    def _commit_server(self, manifest: dict[str, Any]) -> None:
+    def _commit_server(self, manifest: dict[str, Any]) -> dict[str, Any]:
         meta = self.meta()
         old = meta.record() or {}
         previous = old.get("generation") if old.get("generation") != self.generation else old.get("previous")
         meta.put(RECORD, {**manifest, "generation": self.generation, "previous": previous,
                           "run": manifest.get("run") or uuid.uuid4().hex, "indexed_at": time.time()})
         self.remove_stale_collections(keep={self.generation, previous})
+        return old
 
     def remove_stale_collections(self, keep: set[str | None]) -> None:
         """Delete this collection's generations (chunks and fiches) not in ``keep``:
