@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rag.cli.conversations import add_parsers as add_conversation_parsers
-from rag.cli.output import print_json
+from rag.cli.output import answer_json, format_sources, hit_json, print_json
 from rag.cli.parser import FrenchArgumentParser, add_command
 from rag.cli.serve import add_parsers as add_serve_parsers
 from rag.config import get_settings
-from rag.errors import RagError
+from rag.errors import InputError, RagError
 
 log = logging.getLogger("rag")
 
@@ -59,7 +59,6 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     """Search the index (one question, or one per stdin line with ``-``); the index is
     built or brought up to date first (message on stderr), the model loaded once."""
-    from rag.cli.output import hit_json
     from rag.search.filters import check_filters
     from rag.services import Services
     from rag.text import clean_question
@@ -119,7 +118,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
     on stderr says what to check, exit code 3."""
     from rag.answer.pipeline import ask
     from rag.cli.conversations import AskConversation
-    from rag.cli.output import answer_json, format_sources
     from rag.search.filters import check_filters
     from rag.services import Services
     from rag.text import clean_question
@@ -165,16 +163,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def _check_k(k: int | None) -> None:
     """``--k`` is at least 1 (checked before the indexing; ``ask`` would otherwise take 0
     for « unset » and answer silently with the default)."""
-    from rag.errors import InputError
-
     if k is not None and k < 1:
         raise InputError(f"k doit valoir au moins 1 (reçu : {k})")
 
 
 def _filters(values: Sequence[str] | None) -> dict[str, str]:
     """``["ville=Nantes"]`` -> ``{"ville": "Nantes"}``."""
-    from rag.errors import InputError
-
     filters: dict[str, str] = {}
     for item in values or []:
         key, sep, value = item.partition("=")

@@ -77,15 +77,20 @@ def _reask(turn: Turn, position: int, widget_key: str) -> None:
     them (as a new turn); the chips of the old turn are selected again."""
     kept_labels = set(st.session_state.get(widget_key) or [])
     kept = {k: v for k, v in turn.inferred.items() if filter_label(k, v) in kept_labels}
-    st.session_state[widget_key] = [filter_label(k, v) for k, v in turn.inferred.items()]
+    st.session_state[widget_key] = _chip_labels(turn)
     st.session_state[PENDING_KEY] = Pending(turn.question, keep=kept, before=position)
+
+
+def _chip_labels(turn: Turn) -> list[str]:
+    """The turn's inferred filters as chip labels (« Commune : Nantes »)."""
+    return [filter_label(k, v) for k, v in turn.inferred.items()]
 
 
 def inferred_chips(turn: Turn, position: int) -> None:
     """Filters deduced from the question, as chips the user can remove (re-asks)."""
     if not turn.inferred:
         return
-    labels = [filter_label(k, v) for k, v in turn.inferred.items()]
+    labels = _chip_labels(turn)
     key = f"inferred_{turn.id}"
     # All selected at first, through the session state and not ``default``: :func:`_reask`
     # selects them again that way, and both at once make Streamlit log a warning.

@@ -138,17 +138,17 @@ class ExtractiveBackend(Backend):
     options: ExtractiveOptions
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
-        per_passage = self._candidates(request)
+        question, folded = terms(request.question), fold(request.question)
+        per_passage = self._candidates(request, question, folded)
         best = best_per_fiche(per_passage)
         if not best:
             yield NOT_COVERED
             return
-        question = terms(request.question)
         if only_place(request, question, per_passage):
             yield from self._list_initiatives(list(best.values()))
             return
         top = max(s.score for s in best.values())
-        listing = bool(LIST_QUESTION.search(fold(request.question)))
+        listing = bool(LIST_QUESTION.search(folded))
         margin = self.options.list_margin if listing else self.options.margin
         chosen = {f: s for f, s in best.items() if s.score >= top - margin}
         lacking = missing_detail(request.question, [p for p in request.passages
@@ -160,11 +160,11 @@ class ExtractiveBackend(Backend):
         else:
             yield from self._grouped(self._select(per_passage, set(chosen), top))
 
-    def _candidates(self, request: GenerationRequest) -> dict[int, list[Sentence]]:
-        """Passage number -> its scored sentences, in rank order."""
+    def _candidates(self, request: GenerationRequest, question: set[str], folded: str) -> dict[int, list[Sentence]]:
+        """Passage number -> its scored sentences, in rank order (``question``: its
+        terms, ``folded``: its folded text)."""
         per_passage = {p.n: split_sentences(p, self.options.max_sentence_chars) for p in request.passages}
-        question = terms(request.question)
-        if not METADATA_QUESTION.search(fold(request.question)):
+        if not METADATA_QUESTION.search(folded):
             per_passage = drop_idle_metadata(per_passage, question)
         score_sentences(question, [s for ss in per_passage.values() for s in ss], request.similarity)
         return per_passage
