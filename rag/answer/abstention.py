@@ -29,14 +29,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.answer.evidence import terms
-from rag.catalogue.catalogue import Catalogue
-from rag.catalogue.fiche import METADATA_FIELDS, PLACE_FIELDS, SECTIONS
+from rag.catalogue.catalogue import Catalogue, fiche_texts
+from rag.catalogue.fiche import METADATA_FIELDS, SECTIONS
 from rag.index.embeddings import Embedder
 from rag.text import ENGLISH_STOP_WORDS, EXTRACTIVE_STOP_WORDS, LEXICAL_STOP_WORDS, QUESTION_GENERIC, fold_spaced
 
 _WORD = re.compile(r"[\w'’-]+")
 _FUNCTION_WORDS = LEXICAL_STOP_WORDS | ENGLISH_STOP_WORDS
 """Pronouns and other stop words are never names, even capitalised mid-sentence."""
+_KEY_SKIP = _FUNCTION_WORDS | EXTRACTIVE_STOP_WORDS | QUESTION_GENERIC
+"""Words never key words of a question (see :func:`key_words`)."""
 _SENTENCE_START = re.compile(r"(?:^|[.!?«\"(\[]\s*)$")
 """What may precede a sentence's first word (after ":" French goes on in lowercase)."""
 
@@ -86,9 +88,14 @@ def threshold_for(settings) -> float:  # noqa: ANN001 - rag.config.Settings
     return settings.abstain_threshold or CALIBRATED.get(settings.embedder, 0.0)
 
 
+def _name_words(question: str) -> set[str]:
+    """Every folded word of the question's proper names (« Saint-Méen » -> saint, meen)."""
+    return {word for name in proper_names(question) for word in re.findall(r"\w+", fold_spaced(name))}
+
+
 def residual_words(question: str) -> list[str]:
     """What the question asks besides names and generic words ("initiatives à Saint-Méen-le-Grand" -> [])."""
-    names = {word for name in proper_names(question) for word in re.findall(r"\w+", fold_spaced(name))}
+    names = _name_words(question)
     words = re.findall(r"\w+", fold_spaced(question))
     return [w for w in words
             if w not in LEXICAL_STOP_WORDS and w not in QUESTION_GENERIC and w not in names and len(w) > 1]
@@ -209,8 +216,7 @@ def _build_profile(fiches: Catalogue, embedder: Embedder) -> Profile:
     labels = " ".join([*METADATA_FIELDS, *SECTIONS])  # "Échelle d'action" labels every fiche's metadata
     frequency: Counter[str] = Counter()
     for fiche in fiches.values():
-        values = [v for name in [*fiche.metadata, *PLACE_FIELDS] for v in fiche.values(name)]
-        text = fold_spaced(" ".join([fiche.title, *fiche.sections.values(), *values, labels]))
+        text = fold_spaced(" ".join([*fiche_texts(fiche), labels]))
         words = set(re.findall(r"\w+", text))
         frequency.update(words | terms(text))
     neighbours = sorted(w for w in fiches.vocabulary if len(w) >= 4 and not w.isdigit())[:MAX_WORDS]
@@ -224,9 +230,9 @@ def _build_profile(fiches: Catalogue, embedder: Embedder) -> Profile:
 def key_words(question: str) -> list[str]:
     """The question's content words: not stop words (French or English), not generic
     catalogue words, not proper names (names have their own check), 3 letters or more."""
-    names = {w for n in proper_names(question) for w in re.findall(r"\w+", fold_spaced(n))}
-    skip = LEXICAL_STOP_WORDS | EXTRACTIVE_STOP_WORDS | QUESTION_GENERIC | ENGLISH_STOP_WORDS | names
-    return [w for w in re.findall(r"\w+", fold_spaced(question)) if len(w) >= 3 and not w.isdigit() and w not in skip]
+    names = _name_words(question)
+    return [w for w in re.findall(r"\w+", fold_spaced(question))
+            if len(w) >= 3 and not w.isdigit() and w not in _KEY_SKIP and w not in names]
 
 
 def unknown_words(words: list[str], known: Profile, embedder: Embedder,

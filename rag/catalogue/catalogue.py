@@ -21,6 +21,12 @@ from rag.text import fold_spaced, squash
 T = TypeVar("T")
 
 
+def fiche_texts(fiche: Fiche) -> list[str]:
+    """What a fiche says, as texts: its title, sections, metadata values and places."""
+    values = [v for field in [*fiche.metadata, *PLACE_FIELDS] for v in fiche.values(field)]
+    return [fiche.title, *fiche.sections.values(), *values]
+
+
 class PlaceName(NamedTuple):
     """What a place name of a question designates: the filter key (``commune``,
     ``departement``, ``region``), the filter value, and whether a fiche is there."""
@@ -64,8 +70,7 @@ class Catalogue(Mapping[str, Fiche]):
         """Every folded word of the catalogue: titles, sections, metadata and places."""
         words: set[str] = set()
         for fiche in self._fiches.values():
-            values = [v for field in [*fiche.metadata, *PLACE_FIELDS] for v in fiche.values(field)]
-            for part in [fiche.title, *fiche.sections.values(), *values]:
+            for part in fiche_texts(fiche):
                 words.update(re.findall(r"\w+", fold_spaced(part)))
         return frozenset(words)
 
