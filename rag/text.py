@@ -7,6 +7,7 @@ compare words the same way ("Numérique", "numerique" and "NUMÉRIQUE" are one w
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
@@ -92,14 +93,26 @@ QUESTION_GENERIC = stop_words(
 asks whether anything besides names is asked."""
 
 
+_MARKUP = re.compile(r"<!--.*?-->|</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>", re.DOTALL)
+
+
+def strip_markup(text: str) -> str:
+    """``text`` without HTML tags and comments, entities decoded when there were tags: a
+    question pasted from a web page or an e-mail (« <b>accueil</b> &amp; mairie ») is
+    searched for its words, not for ``b`` and ``amp``. A lone ``<`` or ``>`` (« moins de
+    <10 min ») is not a tag and stays."""
+    stripped = _MARKUP.sub(" ", text)
+    return html.unescape(stripped) if stripped != text else text
+
+
 def clean_question(raw: object, max_chars: int) -> tuple[str, list[str]]:
-    """Strip control characters and extra blanks; truncate an over-long question.
+    """Strip HTML markup, control characters and extra blanks; truncate an over-long question.
 
     Returns the question and French notices for the user. Empty -> :class:`InputError`.
     """
     if not isinstance(raw, str):
         raise InputError("la question doit être du texte")
-    text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in raw)
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in strip_markup(raw))
     text = " ".join(text.split())
     if not text:
         raise InputError("question vide : posez une question sur le catalogue, par ex. « initiatives à Nantes »")

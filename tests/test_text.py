@@ -37,6 +37,19 @@ def test_clean_question() -> None:
     assert clean_question("  a\x00b\x07 c\n\td  ", 100) == ("a b c d", [])
     text, notices = clean_question("mot " * 100, 50)
     assert len(text) <= 50 and not text.endswith(" ") and "50 premiers caractères" in notices[0]
-    for bad in ["", " \n", "\x00", None]:
+    for bad in ["", " \n", "\x00", None, "<br/>", "<p></p>"]:
         with pytest.raises(InputError):
             clean_question(bad, 100)
+
+
+@pytest.mark.parametrize(("raw", "clean"), [
+    ("<b>borne</b> d'accueil <i>mobile</i>", "borne d'accueil mobile"),
+    ('<p class="x">accueil &amp; mairie&nbsp;?</p>', "accueil & mairie ?"),
+    ("<!-- note -->Brest<br>Nantes", "Brest Nantes"),
+    ("<script>alert(1)</script> CDAS", "alert(1) CDAS"),
+    ("attente de moins de <10 min et > 5 min", "attente de moins de <10 min et > 5 min"),
+    ("a < b et c > d", "a < b et c > d"),
+    ("accueil &amp; mairie", "accueil &amp; mairie"),  # no tag: typed as is
+])
+def test_clean_question_strips_markup(raw: str, clean: str) -> None:
+    assert clean_question(raw, 500) == (clean, [])
