@@ -76,34 +76,32 @@ class IndexMeta:
 
     def ids(self, prefix: str) -> list[str]:
         """The ids of the records whose id starts with ``prefix`` (no document read)."""
-        from chromadb.errors import NotFoundError
-
-        collection = self._open(create=False)
-        if collection is None:
-            return []
-        with self.connection.errors(self.target):
-            try:
-                found = collection.get(include=[])
-            except NotFoundError:
-                self._collection = None
-                return []
-        return [i for i in found["ids"] if i.startswith(prefix)]
+        found = self._query(lambda c: c.get(include=[]))
+        return [i for i in found["ids"] if i.startswith(prefix)] if found else []
 
     def _read(self, query: Any) -> dict[str, dict[str, Any]]:
+        """``query``'s records -> their JSON document."""
+        result = self._query(query)
+        if result is None:
+            return {}
+        return {i: _loads(d) for i, d in zip(result["ids"], result["documents"] or [], strict=True)}
+
+    def _query(self, query: Any) -> Any:
+        """``query(collection)``'s result, or None when the collection does not exist.
+        A handle to a collection deleted (and maybe recreated) since it was opened is
+        reopened once, for every reader alike."""
         from chromadb.errors import NotFoundError
 
-        for _attempt in range(2):  # a handle to a collection deleted since: reopen once
+        for _attempt in range(2):
             collection = self._open(create=False)
             if collection is None:
-                return {}
+                return None
             with self.connection.errors(self.target):
                 try:
-                    result = query(collection)
+                    return query(collection)
                 except NotFoundError:
                     self._collection = None
-                    continue
-            return {i: _loads(d) for i, d in zip(result["ids"], result["documents"] or [], strict=True)}
-        return {}
+        return None
 
     def add(self, record_id: str, value: dict[str, Any]) -> None:
         """Insert ``record_id`` unless it exists (Chroma keeps the first of two adds: the
