@@ -9,8 +9,6 @@ declared with ``st.navigation``: the chat (below), ``pages/1_Catalogue.py`` and
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from rag.markdown import escape_markdown
@@ -58,7 +56,6 @@ def _next_question() -> Pending | None:
 def chat_page() -> None:
     """The chat: sidebar (conversations, filters, settings), the open conversation's
     turns, then the new question's live answer."""
-    started = time.perf_counter()
     st.set_page_config(page_title="Assistant — Initiatives d'accueil")
     st.title("Assistant des initiatives d'accueil", anchor=False)
     services = ensure_ready(get_app_services())
@@ -87,7 +84,7 @@ def chat_page() -> None:
         render_turn(turn, position, chat, fiches, storage)
     open_cited(chat, fiches)
     for waiting in list(chat.waiting):  # an interrupted question first, then the new one
-        answer_live(waiting, services, options, chat, storage, started)
+        answer_live(waiting, services, options, chat, storage)
     storage.notice()
     with conversations:
         conversation_list(storage, chat, ASSISTANT)

@@ -184,9 +184,12 @@ def _failed(question: str, message: str, filters: dict[str, str], run: AnswerRun
 
 
 def _produce(question: str, services: Services, options: ChatOptions, history: list[tuple[str, str]],
-             keep: dict[str, str] | None, slots: tuple[DeltaGenerator, DeltaGenerator],
-             started: float) -> tuple[Answer, Timings, AnswerRun | None]:
-    """Run the pipeline into the live slots; (answer, timings, the run if one started)."""
+             keep: dict[str, str] | None,
+             slots: tuple[DeltaGenerator, DeltaGenerator]) -> tuple[Answer, Timings, AnswerRun | None]:
+    """Run the pipeline into the live slots; (answer, timings, the run if one started).
+    The timings count from here, this question's answering, as the API and the CLI count
+    from the request: not the page's own work, nor an answer written before it."""
+    started = time.perf_counter()
     text, live = slots
     filters = {**(keep or {}), **options.filters}
     run = None
@@ -210,21 +213,20 @@ def _produce(question: str, services: Services, options: ChatOptions, history: l
 def _save(turn: Turn, chat: ChatState, storage: Storage, model: str | None) -> None:
     """Store the turn (creating the conversation, named by its first question, and
     putting its id in the URL); a database fault leaves it in this tab only."""
-    if chat.conversation_id is None:
-        created = storage.attempt(lambda store: store.create_conversation(storage.user_id))
-        if created is None:
-            return
-        chat.conversation_id = created.id
-        st.query_params["c"] = created.id
-    conversation_id = chat.conversation_id
-    stored = storage.attempt(lambda store: store.add_turn(conversation_id, storage.user_id, turn.answer,
-                                                          turn.timings, model, inferred=turn.inferred))
+    store = storage.store
+    if store is None:
+        return
+    exchange = store.exchange(storage.user_id, chat.conversation_id)
+    stored = storage.attempt(lambda _: exchange.add(turn.answer, turn.timings, model, turn.inferred))
+    if chat.conversation_id is None and exchange.id is not None:  # created, even if the turn then failed
+        chat.conversation_id = exchange.id
+        st.query_params["c"] = exchange.id
     if stored is not None:
         turn.id, turn.saved = stored.id, True
 
 
 def answer_live(pending: Pending, services: Services, options: ChatOptions, chat: ChatState,
-                storage: Storage, started: float) -> Turn:
+                storage: Storage) -> Turn:
     """Ask the pipeline, show the passages found, stream the answer, save the turn (and
     take ``pending`` off ``chat.waiting``), then draw the final text (citations linked)
     and the details. Returns the new turn."""
@@ -234,7 +236,7 @@ def answer_live(pending: Pending, services: Services, options: ChatOptions, chat
         slots = _message_slots()
         before = chat.turns if pending.before is None else chat.turns[:pending.before]
         answer, timings, run = _produce(pending.question, services, options, [t.pair() for t in before],
-                                        pending.keep, slots, started)
+                                        pending.keep, slots)
         turn = Turn.new(answer, options.filters, timings)
         if run is not None:
             _save(turn, chat, storage, run.model)

@@ -396,6 +396,20 @@ def test_llm_answer_streams_with_citations_renumbered(llm_env: FakeLLMServer) ->
     assert "sk-test-SECRET-456" not in json.dumps(shown)
 
 
+def test_each_question_is_timed_from_its_own_answering(llm_env: FakeLLMServer) -> None:
+    """The chat's timings count from that question's answering, as the API and the CLI
+    count from the request: a question waiting behind a slow answer does not count it."""
+    llm_env.queue(Scenario(delay=2.0, tokens=["La mairie a réaménagé son hall [1]."]))  # the first is slow
+    at = start()
+    at.session_state["chat"].waiting.append(Pending(BREST_QUESTION))  # interrupted, answered first
+    at = ask(at, "Quelles initiatives accompagnent les usagers vers le numérique ?")
+    slow, quick = turns(at)
+    assert slow.timings.total_ms >= 2000  # the server's delay is in it
+    assert quick.timings.total_ms < slow.timings.total_ms, (quick.timings, slow.timings)
+    stored = store_of(load_settings().data_dir).get_conversation(at.query_params["c"], LOCAL_USER)
+    assert [t.timings for t in stored.turns] == [slow.timings, quick.timings]
+
+
 def test_failing_backend_shows_error_and_keeps_sources(llm_env: FakeLLMServer,
                                                        caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("DEBUG")
