@@ -6,13 +6,15 @@ Fiches come from a wiki and answers from a model: both may carry HTML (``<script
 (``:red[…]``, ``$…$``). Corpus text goes through :func:`escape_markdown` (every
 Markdown/HTML metacharacter backslash-escaped: it renders as literal text), answers through
 :func:`safe_markdown` (formatting kept, no HTML, link, image, LaTeX or directive), and
-links through :func:`safe_url` (only ``http(s)`` URLs become clickable).
+links through :func:`safe_url` (only ``http(s)`` URLs become clickable). :func:`slug`
+makes ASCII names from titles (fiche ids, exported file names).
 No Streamlit here: it sits with ``rag.text`` in the lowest layer.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import quote, urlsplit
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$&])")
@@ -77,3 +79,13 @@ def markdown_link(label: str, url: str | None) -> str:
     encoded = quote(target, safe=":/?#@!$&'*+,;=%~-._")
     return f"[{escape_markdown(label, line_breaks=False)}]({encoded})"
 
+
+def slug(text: str, limit: int = 80) -> str:
+    """``text`` as lowercase ASCII words joined by ``-``, at most ``limit`` characters:
+    ``"Borne d'accueil mobile"`` -> ``"borne-d-accueil-mobile"`` (accents dropped, any
+    other character a separator). ``""`` when no letter or digit is left. Safe as an id
+    or a file name on every system."""
+    text = text.replace("\u2019", "'")  # typographic apostrophe: a separator, as "'"
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return words[:limit].rstrip("-")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.markdown import escape_markdown, markdown_link, safe_markdown, safe_url
+from rag.markdown import escape_markdown, markdown_link, safe_markdown, safe_url, slug
 from tests.support.ui_fixtures import unescape, unescaped_markup
 
 HOSTILE = "<script>x</script> [a](javascript:y) ![i](z) :red[r] $x$ &amp; *e* `c`\n# titre\n- liste\r\nfin\x00"
@@ -36,3 +36,13 @@ def test_http_links_are_kept_with_brackets_encoded() -> None:
     assert safe_url(" https://h.fr/p ") == "https://h.fr/p"
     assert markdown_link("le [site]", "https://h.fr/a(b)[c]") == "[le \\[site\\]](https://h.fr/a%28b%29%5Bc%5D)"
     assert markdown_link("x", "javascript:y") == "x (javascript:y)"
+
+
+@pytest.mark.parametrize(("text", "limit", "expected"), [
+    ("Borne d’accueil mobile", 80, "borne-d-accueil-mobile"),  # typographic apostrophe, accents
+    ("  Équipe « Café » / Nantes… ", 80, "equipe-cafe-nantes"),
+    ("un titre assez long pour être coupé", 15, "un-titre-assez"),  # no trailing "-" once cut
+    ("«  » ? 😀", 80, ""),  # nothing left: the caller chooses its fallback
+])
+def test_slug_is_ascii_words_joined_by_hyphens(text: str, limit: int, expected: str) -> None:
+    assert slug(text, limit) == expected

@@ -7,9 +7,10 @@ writing Markdown files in ``rag.catalogue.corpus``.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from pydantic import BaseModel, Field
+
+from rag.markdown import slug
 
 SECTIONS: tuple[str, ...] = (
     "Description",
@@ -45,11 +46,8 @@ MetaValue = str | list[str]
 
 def slugify(text: str) -> str:
     """A stable, ASCII, lowercase id from a title: ``"Accueil en Mairie de brest"`` ->
-    ``"accueil-en-mairie-de-brest"``."""
-    text = text.replace("\u2019", "'")  # typographic apostrophe: a separator, as "'"
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:80].rstrip("-") or "fiche"
+    ``"accueil-en-mairie-de-brest"`` (:func:`rag.markdown.slug`, ``"fiche"`` when empty)."""
+    return slug(text) or "fiche"
 
 
 COMMUNE, DEPARTEMENT, REGION = "commune", "departement", "region"

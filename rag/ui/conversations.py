@@ -83,18 +83,18 @@ def open_conversation(chat: ChatState, storage: Storage) -> None:
                             "un autre compte) : une nouvelle conversation commence.")
         st.query_params.pop(CONVERSATION_PARAM, None)
         st.query_params.pop(CITE_PARAM, None)
-        chat.conversation_id, chat.turns, chat.title = None, [], ""
+        chat.conversation_id, chat.turns, chat.title, chat.created = None, [], "", None
         chat.waiting.clear()
         return
     if chat.conversation_id != requested:  # another conversation: its questions only
         chat.waiting.clear()
     if conversation is None:  # database fault: keep what this tab shows
         if chat.conversation_id != requested:
-            chat.conversation_id, chat.turns, chat.title = requested, [], ""
+            chat.conversation_id, chat.turns, chat.title, chat.created = requested, [], "", None
         return
     if st.query_params.get(CONVERSATION_PARAM) != requested or chat.conversation_id != requested:
         st.query_params[CONVERSATION_PARAM] = requested  # a page link does not update the address bar
-    chat.conversation_id, chat.title = requested, conversation.title
+    chat.conversation_id, chat.title, chat.created = requested, conversation.title, conversation.created_at
     chat.turns = [Turn.from_stored(turn) for turn in conversation.turns]
 
 
@@ -139,7 +139,9 @@ def _actions(storage: Storage, current: ConversationSummary) -> None:
 
 def conversation_list(storage: Storage, chat: ChatState, page: StreamlitPage) -> None:
     """The sidebar list: "Nouvelle conversation", a search box, then the user's
-    conversations (newest first) as links to ``?c=<id>``; the open one in bold."""
+    conversations (newest first) as links to ``?c=<id>``; the open one in bold. Drawn
+    after this run's answer, it also gives ``chat`` the title of a conversation this
+    run created (named by its first question), for the export."""
     st.button("Nouvelle conversation", on_click=new_conversation, icon=":material/add_comment:",
               width="stretch", key="new_conversation")
     search = st.text_input("Rechercher une conversation", key="conversation_search", max_chars=200)
@@ -155,6 +157,7 @@ def conversation_list(storage: Storage, chat: ChatState, page: StreamlitPage) ->
         label = f"{escape_markdown(item.title, line_breaks=False)} · {when(item.updated_at)}"
         if item.id == chat.conversation_id:
             current = item
+            chat.title, chat.created = item.title, item.created_at
             st.markdown(f"**▸ {label}** (ouverte)")
         else:
             st.page_link(page, label=label, query_params={CONVERSATION_PARAM: item.id}, width="stretch")

@@ -101,7 +101,7 @@ def render_export(chat: ChatState) -> None:
         st.download_button(
             "Exporter la conversation (Markdown)",
             data=chat.markdown(),
-            file_name="conversation.md",
+            file_name=chat.export_name(),
             mime="text/markdown",
             disabled=not chat.turns,
             icon=":material/download:",

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from streamlit.runtime.state import SessionStateProxy
 
 from rag.conversations import FeedbackRecord, StoredTurn, Timings
 from rag.conversations.export import ExportTurn, turns_markdown
+from rag.markdown import slug
 from rag.search.filters import inferred_part
 from rag.types import Answer, Source
 
 STATE_KEY = "chat"
+EXPORT_NAME = "conversation"
+TITLE_SLUG_CHARS = 60
 
 
 def local_id() -> str:
@@ -81,13 +85,14 @@ class Pending:
 @dataclass
 class ChatState:
     """The session's conversation: its id (``None`` before the first question), its
-    stored title (``""`` until read back) and the turns last shown, the only copy when
-    the database cannot be used."""
+    stored title (``""`` until read back) and creation time, and the turns last shown,
+    the only copy when the database cannot be used."""
 
     conversation_id: str | None = None
     turns: list[Turn] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # shown once at the next run
     title: str = ""
+    created: datetime | None = None
     waiting: list[Pending] = field(default_factory=list)
     """Questions asked and not yet answered and stored, oldest first. A question sent
     while an answer is being written stops that run (Streamlit reruns the script at
@@ -98,6 +103,16 @@ class ChatState:
         ``python -m rag conversations export ID --format md``."""
         return turns_markdown([ExportTurn(turn.answer, turn.feedback) for turn in self.turns], title=self.title,
                               conversation_id=self.conversation_id or "")
+
+    def export_name(self) -> str:
+        """The download's file name, from the title and the day the conversation began:
+        ``conversation-borne-d-accueil-mobile-2026-11-29.md`` (ASCII, safe on any
+        system); ``conversation.md`` while the title is unknown."""
+        title = slug(self.title, TITLE_SLUG_CHARS)
+        if not title:
+            return f"{EXPORT_NAME}.md"
+        day = f"-{self.created.astimezone():%Y-%m-%d}" if self.created else ""
+        return f"{EXPORT_NAME}-{title}{day}.md"
 
 
 def chat_state(state: SessionStateProxy) -> ChatState:

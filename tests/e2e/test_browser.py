@@ -143,6 +143,8 @@ def test_chat_in_a_real_browser(chromium: Browser, make_run_app: MakeRun, contex
     with page.expect_download() as download:
         page.get_by_test_id("stDownloadButton").get_by_role("button").click()
     exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert re.fullmatch(r"conversation-comment-la-mairie-de-brest-[a-z0-9-]+-\d{4}-\d{2}-\d{2}\.md",
+                        download.value.suggested_filename), download.value.suggested_filename
     assert "Sources citées" in exported and TITLE in exported
     assert "https://www.a-brest.net/article22276.html" in exported
 

@@ -368,6 +368,20 @@ def test_export_holds_the_conversation_as_the_cli_exports_it(app_env: Path) -> N
     assert export.startswith(f"# {stored.title}\n\nConversation {stored.id}, exportée le ")
 
 
+def test_export_file_is_named_from_the_title_and_the_day(app_env: Path) -> None:
+    assert start().session_state["chat"].export_name() == "conversation.md"  # nothing asked: no title
+    at = ask(start(), BREST_QUESTION)
+    conversation = at.query_params["c"]
+    stored = store_of(app_env).get_conversation(conversation, LOCAL_USER)
+    day = stored.created_at.astimezone().strftime("%Y-%m-%d")
+    name = at.session_state["chat"].export_name()  # the run that created it already knows its title
+    assert name.startswith("conversation-comment-la-mairie-de-brest-a-t-elle-") and name.endswith(f"-{day}.md")
+    assert name.isascii() and len(name) < 90, name
+    store_of(app_env).rename_conversation(conversation, LOCAL_USER, "Borne d’accueil mobile : Saint-Étienne ?")
+    at.run()
+    assert at.session_state["chat"].export_name() == f"conversation-borne-d-accueil-mobile-saint-etienne-{day}.md"
+
+
 @pytest.fixture
 def llm_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_llm: FakeLLMServer) -> FakeLLMServer:
     """Env for the openai backend against our loopback fake server, no retries."""
