@@ -34,11 +34,11 @@ from rag.search.filters import filter_label
 from rag.services import Services
 from rag.text import clean_question
 from rag.types import Answer, Source
-from rag.ui.citing import CITE_PARAM, cite_href, cited_sentence, linked_answer, parse_cite
+from rag.ui.citing import CITE_PARAM, cite_href, linked_answer, parse_cite
 from rag.ui.conversations import Storage
 from rag.ui.feedback import feedback_form
 from rag.ui.sidebar import ChatOptions
-from rag.ui.sources import fiche_dialog, heading, source_card
+from rag.ui.sources import heading, open_passage, source_card
 from rag.ui.state import ChatState, Pending, Turn
 
 log = logging.getLogger("rag.ui")
@@ -267,4 +267,4 @@ def open_cited(chat: ChatState, fiches: Mapping[str, Fiche]) -> None:
     if turn is None or source is None or source.fiche_id not in fiches:
         st.warning("Cette citation n'existe plus dans la conversation.", icon=":material/link_off:")
         return
-    fiche_dialog(fiches[source.fiche_id], source.section, cited_sentence(turn.answer.answer, n, source.text))
+    open_passage(source, fiches[source.fiche_id], turn.answer.answer)

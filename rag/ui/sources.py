@@ -50,8 +50,7 @@ def source_card(source: Source, fiches: Mapping[str, Fiche], *, key: str, level:
         left, right = st.columns([1, 2])
         if source.fiche_id in fiches:
             if left.button("Voir la fiche", key=f"open_{key}", icon=":material/description:"):
-                sentence = cited_sentence(answer, source.n, source.text) if answer and source.cited else None
-                fiche_dialog(fiches[source.fiche_id], source.section, sentence)
+                open_passage(source, fiches[source.fiche_id], answer)
         if source.url:
             right.markdown(markdown_link("Site de l'initiative", source.url))
 
@@ -104,6 +103,14 @@ def render_fiche(fiche: Fiche, cited_section: str | None = None, sentence: str |
         if marked is not None:
             st.caption("Phrase citée surlignée.")
         st.info(marked or escape_markdown(text))
+
+
+def open_passage(source: Source, fiche: Fiche, answer: str | None) -> None:
+    """The viewer on ``fiche`` (``source``'s), at its passage's section, with the sentence
+    ``answer`` cites from it highlighted: found here, when asked (a card's button, a
+    clicked ``[n]``), not on every rerun."""
+    sentence = cited_sentence(answer, source.n, source.text) if answer and source.cited else None
+    fiche_dialog(fiche, source.section, sentence)
 
 
 @st.dialog("Fiche complète", width="large")

@@ -5,6 +5,7 @@ the fiche without letting corpus text become markup."""
 from __future__ import annotations
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from rag.ui.citing import cite_href, cited_sentence, linked_answer, locate, parse_cite
 from rag.ui.sources import HIGHLIGHT, highlighted
@@ -57,3 +58,32 @@ def test_the_sentence_is_highlighted_where_it_lies() -> None:
     assert not unescaped_markup(outside) and "\\*importante\\*" in outside
     assert "formés à l'accueil." in unescape(marked)
     assert highlighted(text, "Une phrase absente.") is None and highlighted(text, None) is None
+
+
+def _viewer(cited: bool) -> None:
+    """A page opening the viewer on passage 1 (run by AppTest: imports inside)."""
+    from rag.catalogue.fiche import Fiche
+    from rag.types import Source
+    from rag.ui.sources import open_passage
+
+    text = ("La mairie a ouvert un guichet unique en 2019. Les agents ont été formés à l'accueil. "
+            "Un espace d'attente a été aménagé avec des jeux pour enfants.")
+    fiche = Fiche(id="guichet", title="Guichet unique", sections={"Description": text, "Enjeux": "Attendre moins."})
+    source = Source(n=1, fiche_id="guichet", title="Guichet unique", section="Description", text=text, url="",
+                    cited=cited)
+    open_passage(source, fiche, "Les agents sont formés à l'accueil [1].")
+
+
+@pytest.mark.parametrize("cited", [True, False])
+def test_the_viewer_opens_on_the_passage_with_the_cited_sentence_marked(cited: bool) -> None:
+    """One way to open a passage (a card's button and a clicked ``[n]``): its section
+    boxed, and the sentence the answer rests on marked, only for a source it cites."""
+    at = AppTest.from_function(_viewer, args=(cited,)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    boxed = [unescape(i.value) for i in at.info]
+    assert len(boxed) == 1 and "guichet unique en 2019" in boxed[0]  # the passage's section, not « Enjeux »
+    marked = [i.value for i in at.info if f":{HIGHLIGHT}[**" in i.value]
+    if cited:
+        assert len(marked) == 1 and "Les agents ont été formés" in unescape(marked[0].split("[**", 1)[1])
+    else:
+        assert not marked
