@@ -114,9 +114,12 @@ class Services:
     def _served(self) -> _Served:
         """Server mode: the index published on the Chroma server, reloaded when another
         process (any machine) publishes a new run (:mod:`rag.index.replica`)."""
-        live = self._get("live", lambda: LiveIndex(VectorStore(self.settings).meta(), self._serve,
+        return self._live().get()
+
+    def _live(self) -> LiveIndex[_Served]:
+        """Server mode: the published index as this process follows it."""
+        return self._get("live", lambda: LiveIndex(VectorStore(self.settings).meta(), self._serve,
                                                    self.settings.index_check_seconds))
-        return live.get()
 
     def _serve(self, record: dict[str, Any]) -> _Served:
         from rag.search.retrieval import Retriever
@@ -213,12 +216,15 @@ class Services:
 
     def _ensure_server_index(self, progress_cb: Callable[[int, int], None] | None) -> IndexReport | None:
         """Index an empty server from the corpus folder, if there is one; else check that
-        an index is published (a replica needs no corpus)."""
-        meta = VectorStore(self.settings).meta()
-        if meta.record():
+        an index is published (a replica needs no corpus). The record read is handed to
+        the first load, which then does not read it again."""
+        live = self._live()
+        record = live.meta.record()
+        if record:
+            live.offer(record)
             return None
         if not any(self.settings.corpus_dir.glob("*.md")):
-            raise no_index(meta)
+            raise no_index(live.meta)
         return index_corpus(self.settings, embedder=self.embedder, on_progress=progress_cb)
 
     def backend(self, name: str | None = None, **overrides: object) -> Backend:

@@ -129,8 +129,11 @@ class IndexMeta:
         """The index record, or None when nothing was ever indexed on this server."""
         return self.get([RECORD]).get(RECORD) or None
 
-    def is_dirty(self) -> bool:
-        return bool(self.get([DIRTY]))
+    def record_unless_dirty(self) -> dict[str, Any] | None:
+        """The index record, or None when there is none or a run left the store dirty
+        (marked while changing it): both in one read."""
+        found = self.get([RECORD, DIRTY])
+        return None if DIRTY in found else found.get(RECORD) or None
 
 
 def _loads(document: str | None) -> dict[str, Any]:

@@ -12,7 +12,8 @@ record's ``run`` changes, checking the record (one small read) at most every
 background thread while every request keeps answering on the previous objects (no
 request waits for a BM25 build); the new ones are swapped in with one assignment, so a
 request holding the old ones finishes on them (their generation is kept on the server
-until the next rebuild). Only the first load, at start, is waited for.
+until the next rebuild). Only the first load, at start, is waited for; it uses the
+record start-up's check just read (:meth:`LiveIndex.offer`) instead of reading it again.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class LiveIndex(Generic[T]):
         self.interval = interval
         self._build = build
         self._current: tuple[str, T] | None = None
+        self._offered: tuple[float, dict[str, Any]] | None = None
         self._next_check = 0.0
         self._lock = threading.Lock()
 
@@ -87,12 +89,25 @@ class LiveIndex(Generic[T]):
         if current is None:
             with self._lock:
                 if self._current is None:
-                    self._current = self._load(self.meta.record())
+                    self._current = self._load(self._first_record())
                 return self._current[1]
         if time.monotonic() >= self._next_check and self._lock.acquire(blocking=False):
             self._next_check = time.monotonic() + self.interval
             threading.Thread(target=self._refresh, args=(current[0],), name="index-watch", daemon=True).start()
         return current[1]
+
+    def offer(self, record: dict[str, Any]) -> None:
+        """A record the caller has just read (start-up's check that an index is
+        published): the first load uses it instead of reading it again, if it comes
+        within ``interval``, the age a check's result is trusted for anyway."""
+        self._offered = (time.monotonic() + self.interval, record)
+
+    def _first_record(self) -> dict[str, Any] | None:
+        """The record offered, while it is fresh; else the one on the server now."""
+        offered, self._offered = self._offered, None
+        if offered is not None and time.monotonic() < offered[0]:
+            return offered[1]
+        return self.meta.record()
 
     def _load(self, record: dict[str, Any] | None) -> tuple[str, T]:
         if not record or "generation" not in record:

@@ -57,7 +57,7 @@ def index_on_server(settings: Settings, *, rebuild: bool = False, progress: bool
     base = store or VectorStore(settings)
     meta = base.meta()
     with Lease(meta) as lease:
-        record = None if rebuild or meta.is_dirty() else meta.record()
+        record = None if rebuild else meta.record_unless_dirty()
         files = files_key(settings) if settings.corpus_dir.is_dir() else ""
         config = embedder.config() if embedder is not None else None
         held = config_record(config) if config is not None else None

@@ -21,7 +21,7 @@ from rag.index.chunking import chunk_corpus
 from rag.index.indexing import IndexReport, index_corpus
 from rag.index.lexical import Analyzer, LexicalIndex
 from rag.index.lexical_blob import PREFIX, part_ids, read_blob
-from rag.index.meta import DIRTY
+from rag.index.meta import DIRTY, RECORD
 from rag.index.store import VectorStore
 from rag.services import Services
 from tests.support.chroma_server import ChromaServer
@@ -197,6 +197,22 @@ def test_killed_rebuild_is_never_seen_and_old_generations_are_deleted(settings, 
     assert collections(settings) == {f"{settings.collection}-{name}" for name in
                                      ("meta", third["generation"], f"{third['generation']}-fiches",
                                       third["previous"], f"{third['previous']}-fiches")}
+
+
+def test_start_up_reads_the_index_record_once_while_fresh(settings, tmp_path):
+    index_corpus(settings, embedder=CountingEmbedder())
+    published, meta = record(settings), VectorStore(settings).meta()
+    naming_nothing = {**published, "run": "elsewhere", "generation": "000000000000"}
+    served = replica(settings.model_copy(update={"index_check_seconds": 60.0}), tmp_path, "a")
+    assert served.ensure_index() is None
+    meta.put(RECORD, naming_nothing)  # read again, it would fail the load
+    assert served.store.generation == published["generation"]  # the first load used ensure_index's read
+    meta.put(RECORD, published)
+    checking = replica(settings.model_copy(update={"index_check_seconds": 0.0}), tmp_path, "b")
+    assert checking.ensure_index() is None
+    meta.put(RECORD, naming_nothing)  # a record older than the check interval is read again
+    with pytest.raises(IndexUnavailable, match="aucun index"):
+        checking.retriever.search("guichet", k=5)
 
 
 def test_replica_before_any_index_says_what_to_do(settings, tmp_path):
