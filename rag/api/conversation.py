@@ -11,7 +11,6 @@ developer messages are ignored: the assistant's rules are the prompts of ``promp
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 
 from starlette.requests import Request
@@ -20,9 +19,8 @@ from rag.answer.pipeline import AnswerRun
 from rag.api.errors import ApiError
 from rag.api.schemas import MAX_MESSAGE_CHARS, ChatMessage
 from rag.api.state import services_of
-from rag.conversations import LOCAL_USER, ConversationStore, Timings
+from rag.conversations import LOCAL_USER, ConversationStore
 from rag.errors import ConversationNotFound, DatabaseError
-from rag.search.filters import inferred_part
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +67,9 @@ class StoredConversation:
     never costs the answer: it is logged, and the answer is not stored."""
 
     def __init__(self, store: ConversationStore, user_id: str, conversation_id: str) -> None:
-        self.store, self.user_id, self.id = store, user_id, conversation_id
+        self.id = conversation_id
+        self.exchange = store.exchange(user_id, conversation_id)  # timed from here: the request's start
         self.history: list[tuple[str, str]] = []
-        self.started = time.perf_counter()
-        self.first_token: float | None = None
 
     @classmethod
     def open(cls, request: Request, wanted: str) -> StoredConversation | None:
@@ -93,15 +90,11 @@ class StoredConversation:
             return None
 
     def mark_first_token(self) -> None:
-        if self.first_token is None:
-            self.first_token = time.perf_counter()
+        self.exchange.mark_first_token()
 
     def save(self, run: AnswerRun, explicit: dict[str, str]) -> None:
         """Append the answer as the conversation's next turn, like the UI does."""
-        timings = Timings.since(self.started, self.first_token)
-        result = run.result
         try:
-            self.store.add_turn(self.id, self.user_id, result, timings, run.model,
-                                inferred=inferred_part(result.filters, explicit))
+            self.exchange.save(run, explicit)
         except DatabaseError as exc:
             log.warning("turn not stored in conversation %s: %s", self.id, exc)

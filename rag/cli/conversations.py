@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -126,53 +125,47 @@ def add_parsers(sub: argparse._SubParsersAction[FrenchArgumentParser]) -> None:
 
 class AskConversation:
     """``ask --conversation new|ID``: the stored history before answering, the turn saved
-    after. An unknown ID raises ConversationNotFound before anything is computed; a
-    database failure only prints a note (the answer is then not saved)."""
+    after (:class:`~rag.conversations.Exchange`). An unknown ID raises
+    ConversationNotFound before anything is computed; a database failure only prints a
+    note (the answer is then not saved)."""
 
     def __init__(self, store: ConversationStore, wanted: str) -> None:
         from rag.conversations import LOCAL_USER
 
-        self.store, self.user = store, LOCAL_USER
-        self.id: str | None = None if wanted == NEW else wanted
+        self.exchange = store.exchange(LOCAL_USER, None if wanted == NEW else wanted)
         self.turn_id: str | None = None
         self.history: list[tuple[str, str]] = []
         self.saving = True
-        self.started = self.first_token = 0.0
-        if self.id is not None:
+        if self.exchange.id is not None:
             try:
-                self.history = store.history(self.id, self.user)
+                self.history = store.history(self.exchange.id, LOCAL_USER)
             except DatabaseError as exc:
                 self._give_up(f"historique indisponible, la question est traitée seule ({exc})")
 
+    @property
+    def id(self) -> str | None:
+        """The conversation's id; ``None`` before ``new`` is stored, or once saving gave up."""
+        return self.exchange.id if self.saving else None
+
     def _give_up(self, why: str) -> None:
         print(f"note : {why} ; la réponse ne sera pas enregistrée.", file=sys.stderr)
-        self.saving, self.id = False, None
+        self.saving = False
 
     def start(self) -> None:
         """Call just before ``ask()``: the timings count from here (the question's Enter)."""
-        self.started = time.perf_counter()
+        self.exchange.start()
 
     def timed(self, pieces: Iterator[str]) -> Iterator[str]:
         """The answer's pieces, noting when the first one arrives."""
-        for piece in pieces:
-            if not self.first_token:
-                self.first_token = time.perf_counter()
-            yield piece
+        return self.exchange.timed(pieces)
 
     def save(self, run: AnswerRun, chosen: dict[str, str]) -> dict[str, str | None]:
         """Store the answer as the conversation's next turn (creating the conversation
         for ``new``), with the filters inferred beyond the ``chosen`` ones, as the UI and
         the API do; the ``conversation_id`` and ``turn_id`` for ``--json``."""
-        from rag.conversations import Timings
-        from rag.search.filters import inferred_part
-
-        timings = Timings.since(self.started, self.first_token)
         if self.saving:
             try:
-                if self.id is None:
-                    self.id = self.store.create_conversation(self.user).id
-                self.turn_id = self.store.add_turn(self.id, self.user, run.result, timings, run.model,
-                                                   inferred=inferred_part(run.result.filters, chosen)).id
+                self.turn_id = self.exchange.save(run, chosen).id
             except DatabaseError as exc:
                 self._give_up(str(exc))
         return {"conversation_id": self.id, "turn_id": self.turn_id}

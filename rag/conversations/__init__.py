@@ -6,6 +6,7 @@ Layer: above ``rag.answer`` (it stores the pipeline's :class:`~rag.types.Answer`
 below ``rag.services``, which owns the process's one store.
 """
 
+from rag.conversations.exchange import Exchange
 from rag.conversations.identity import LOCAL_USER, user_id_from_claims
 from rag.conversations.models import (
     REASONS,
@@ -23,6 +24,7 @@ from rag.conversations.models import (
 from rag.conversations.store import ConversationStore
 
 __all__ = [
-    "LOCAL_USER", "REASONS", "Conversation", "ConversationStore", "ConversationSummary", "FeedbackRecord",
+    "LOCAL_USER", "REASONS", "Conversation", "ConversationStore", "ConversationSummary", "Exchange",
+    "FeedbackRecord",
     "Initiative", "Rating", "RetourGroup", "RetourItem", "Retours", "StoredTurn", "Timings", "user_id_from_claims",
 ]

@@ -32,6 +32,7 @@ from rag.conversations.database import (
     translated,
 )
 from rag.conversations.evalset import EVAL_FEEDBACK, append_to_eval_set
+from rag.conversations.exchange import Exchange
 from rag.conversations.identity import LOCAL_USER
 from rag.conversations.legacy import LEGACY_FILE, import_legacy_feedback, legacy_pending
 from rag.conversations.migrate import check_known, current_revision, head, upgrade
@@ -241,6 +242,11 @@ class ConversationStore:
             rows = conn.execute(select(turns.c.question, turns.c.answer)
                                 .where(turns.c.conversation_id == conversation_id).order_by(turns.c.position))
             return [(question, answer) for question, answer in rows]
+
+    def exchange(self, user_id: str, conversation_id: str | None = None) -> Exchange:
+        """A question on its way into the user's conversation ``conversation_id`` (``None``:
+        a new one, created with the turn): see :class:`~rag.conversations.exchange.Exchange`."""
+        return Exchange(self, user_id, conversation_id)
 
     # -- feedback ------------------------------------------------------------------------
     def add_feedback(self, turn_id: str, user_id: str, rating: Rating, reasons: Sequence[str] = (),

@@ -213,15 +213,14 @@ def _produce(question: str, services: Services, options: ChatOptions, history: l
 def _save(turn: Turn, chat: ChatState, storage: Storage, model: str | None) -> None:
     """Store the turn (creating the conversation, named by its first question, and
     putting its id in the URL); a database fault leaves it in this tab only."""
-    if chat.conversation_id is None:
-        created = storage.attempt(lambda store: store.create_conversation(storage.user_id))
-        if created is None:
-            return
-        chat.conversation_id = created.id
-        st.query_params["c"] = created.id
-    conversation_id = chat.conversation_id
-    stored = storage.attempt(lambda store: store.add_turn(conversation_id, storage.user_id, turn.answer,
-                                                          turn.timings, model, inferred=turn.inferred))
+    store = storage.store
+    if store is None:
+        return
+    exchange = store.exchange(storage.user_id, chat.conversation_id)
+    stored = storage.attempt(lambda _: exchange.add(turn.answer, turn.timings, model, turn.inferred))
+    if chat.conversation_id is None and exchange.id is not None:  # created, even if the turn then failed
+        chat.conversation_id = exchange.id
+        st.query_params["c"] = exchange.id
     if stored is not None:
         turn.id, turn.saved = stored.id, True
 
