@@ -230,6 +230,17 @@ def test_sentence_transformers_needs_a_model_folder(tmp_path: Path) -> None:
         get_embedder("sentence-transformers", model_path=tmp_path)
 
 
+@pytest.mark.parametrize("name", ["sentence-transformers", "minilm", "static"])
+def test_missing_sentence_transformers_names_the_embedder_that_asked(name: str, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "config.json").write_text("{}")  # a model folder, for the embedder that takes one
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # Python's way to block an import
+    options = {"model_path": tmp_path} if name == "sentence-transformers" else {}
+    with pytest.raises(ConfigError, match=f"^l'embedder « {name} » a besoin du paquet sentence-transformers : "
+                                          "pip install sentence-transformers$"):
+        get_embedder(name, **options)
+
+
 def test_embedder_from_settings_passes_the_model_path_only_where_accepted(tmp_path: Path) -> None:
     settings = load_settings(embedder="hashing", embedder_model_path=tmp_path)
     assert isinstance(embedder_from_settings(settings), HashingEmbedder)

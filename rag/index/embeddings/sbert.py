@@ -23,9 +23,10 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 
-def import_sentence_transformers() -> ModuleType:
-    """The ``sentence_transformers`` module, imported offline and quiet (the hub is
-    disabled, progress bars off: stdout may carry ``--json`` output)."""
+def import_sentence_transformers(embedder: str) -> ModuleType:
+    """The ``sentence_transformers`` module for the embedder ``embedder`` (the one a
+    missing package is reported for), imported offline and quiet (the hub is disabled,
+    progress bars off: stdout may carry ``--json`` output)."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -34,7 +35,7 @@ def import_sentence_transformers() -> ModuleType:
         import sentence_transformers
         from transformers.utils import logging as transformers_logging
     except ImportError:
-        raise missing_package("sentence-transformers", "sentence-transformers") from None
+        raise missing_package(embedder, "sentence-transformers") from None
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
     return sentence_transformers
@@ -88,7 +89,7 @@ class LocalSentenceTransformer(SentenceTransformerBase):
         if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
             raise ConfigError(f"RAG_EMBEDDER_MODEL_PATH={folder} n'est pas un dossier de modèle "
                               "sentence-transformers (ni modules.json ni config.json)")
-        st = import_sentence_transformers()
+        st = import_sentence_transformers(self.name)
         try:
             model = st.SentenceTransformer(str(folder), device="cpu", local_files_only=True)
         except Exception as exc:  # noqa: BLE001 - any loading failure becomes one clear line

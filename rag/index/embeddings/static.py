@@ -37,7 +37,7 @@ class StaticEmbedder(SentenceTransformerBase):
     def __init__(self, options: EmbedderOptions | None = None) -> None:
         super().__init__(options)
         folder = model_folder()
-        st = import_sentence_transformers()
+        st = import_sentence_transformers(self.name)
         try:
             from sentence_transformers.sentence_transformer.modules import StaticEmbedding
         except ImportError:  # sentence-transformers < 6
