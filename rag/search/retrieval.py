@@ -35,6 +35,14 @@ log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "bm25")
 
+
+def check_k(k: int | None) -> None:
+    """The number of results asked for is at least 1 (None: unset, the default applies).
+    Public so that a caller can check ``k`` before costly work (the CLI, before indexing)."""
+    if k is not None and k < 1:
+        raise InputError(f"k doit valoir au moins 1 (reçu : {k})")
+
+
 def diversify(hits: list[Hit], k: int, per_fiche: int) -> list[Hit]:
     """The first ``k`` hits keeping at most ``per_fiche`` chunks of any one fiche."""
     kept: list[Hit] = []
@@ -70,8 +78,7 @@ class Retriever:
         """The ``k`` best chunks for ``query`` (see module doc). Bad input -> InputError."""
         if mode not in MODES:
             raise InputError(f"mode de recherche inconnu « {mode} » ; valides : {', '.join(MODES)}")
-        if k < 1:
-            raise InputError(f"k doit valoir au moins 1 (reçu : {k})")
+        check_k(k)
         question, notices = clean_question(query, self.settings.max_question_chars)
         for notice in notices:
             log.warning("%s", notice)

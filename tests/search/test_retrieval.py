@@ -14,7 +14,7 @@ from rag.catalogue.catalogue import Catalogue
 from rag.errors import InputError, StoreUnavailable
 from rag.index.indexing import index_corpus
 from rag.search.filters import FILTER_FIELDS, value_matches
-from rag.search.retrieval import Retriever
+from rag.search.retrieval import Retriever, check_k
 from rag.services import Services
 from rag.types import Chunk
 from tests.support.chroma_server import ChromaServer
@@ -34,6 +34,14 @@ EXTRA = [
 @pytest.fixture(scope="session")
 def seed(tmp_path_factory):
     return Catalogue(import_seed(tmp_path_factory.mktemp("seed-r") / "fiches"))
+
+
+def test_check_k_accepts_unset_and_positive_refuses_the_rest_in_french():
+    for fine in (None, 1, 50):
+        check_k(fine)
+    for bad in (0, -3):
+        with pytest.raises(InputError, match=rf"^k doit valoir au moins 1 \(reçu : {bad}\)$"):
+            check_k(bad)
 
 
 class RetrievalContract:
@@ -96,6 +104,9 @@ class RetrievalContract:
             search("accueil", filters={"couleur": "bleu"})
         with pytest.raises(InputError, match="valides : hybrid, dense, bm25"):
             search("accueil", mode="fuzzy")
+        for k in (0, -2):
+            with pytest.raises(InputError, match=rf"^k doit valoir au moins 1 \(reçu : {k}\)$"):
+                search("accueil", k=k)
         with caplog.at_level(logging.WARNING, logger="rag.search.retrieval"):
             long_hits = search("guichet accueil " * 1250)  # 20,000 characters
         assert long_hits and "Question trop longue" in caplog.text
