@@ -86,7 +86,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse 
     filters = check_filters(body.filters)
     max_tokens = _max_tokens(body, services_of(request).settings.context_window or DEFAULT_WINDOW)
     wanted = request.headers.get("x-conversation-id")
-    stored = await run_in_threadpool(StoredConversation.open, request, wanted) if wanted else None
+    stored = await run_in_threadpool(StoredConversation.open, request, wanted, not history) if wanted else None
     if stored is not None and not history:
         history = stored.history
     limiter = _limiter(request, backend)

@@ -72,16 +72,20 @@ class StoredConversation:
         self.history: list[tuple[str, str]] = []
 
     @classmethod
-    def open(cls, request: Request, wanted: str) -> StoredConversation | None:
-        """The conversation (created for ``new``); 404 for an id this user does not own;
-        None when the database fails."""
+    def open(cls, request: Request, wanted: str, read_history: bool = True) -> StoredConversation | None:
+        """The conversation (created for ``new``), with its stored history if
+        ``read_history`` (else only its owner is checked: the client resent the messages);
+        404 for an id this user does not own; None when the database fails."""
         store = services_of(request).conversations
         user_id: str = getattr(request.state, "user_id", LOCAL_USER)
         try:
             if wanted.strip().lower() == NEW:
                 return cls(store, user_id, store.create_conversation(user_id).id)
             stored = cls(store, user_id, wanted.strip())
-            stored.history = store.history(stored.id, user_id)
+            if read_history:
+                stored.history = store.history(stored.id, user_id)
+            else:
+                store.check_owned(stored.id, user_id)
             return stored
         except ConversationNotFound as exc:
             raise ApiError(404, str(exc), "conversation_not_found", param="X-Conversation-Id") from None

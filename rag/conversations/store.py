@@ -243,6 +243,15 @@ class ConversationStore:
                                 .where(turns.c.conversation_id == conversation_id).order_by(turns.c.position))
             return [(question, answer) for question, answer in rows]
 
+    def check_owned(self, conversation_id: str, user_id: str) -> None:
+        """ConversationNotFound unless the user owns the conversation: one read of its id,
+        for a caller that has the turns already (an API client resending its messages)."""
+        query = select(conversations.c.id).where(conversations.c.id == conversation_id,
+                                                 conversations.c.user_id == check_user(user_id))
+        with self._transaction() as conn:
+            if conn.execute(query).first() is None:
+                raise not_found(conversation_id)
+
     def exchange(self, user_id: str, conversation_id: str | None = None) -> Exchange:
         """A question on its way into the user's conversation ``conversation_id`` (``None``:
         a new one, created with the turn): see :class:`~rag.conversations.exchange.Exchange`."""

@@ -138,6 +138,19 @@ class TestIdentity:
         conv = store.get_conversation(mine.id, ALICE)  # untouched by Bob's attempts
         assert conv.title == "Question d'Alice" and conv.turn_count == 1 and conv.turns[0].feedback is None
 
+    def test_check_owned_passes_for_the_owner_only(self, store: ConversationStore) -> None:
+        mine = store.create_conversation(ALICE)
+        assert store.check_owned(mine.id, ALICE) is None  # empty or not, it is Alice's
+        store.add_turn(mine.id, ALICE, answer("Question d'Alice"))
+        store.check_owned(mine.id, ALICE)
+        gone = store.create_conversation(ALICE)
+        store.delete_conversation(gone.id, ALICE)
+        for conversation_id, user in ((mine.id, BOB), (gone.id, ALICE), ("x" * 500, ALICE)):
+            with pytest.raises(ConversationNotFound, match="introuvable"):
+                store.check_owned(conversation_id, user)
+        with pytest.raises(InputError):
+            store.check_owned(mine.id, " ")
+
     def test_feedback_and_retours_are_per_user_unless_all_users(self, store: ConversationStore) -> None:
         for user in (ALICE, BOB):
             conv = store.create_conversation(user)
