@@ -1,6 +1,6 @@
 """The data types shared across layers, defined once: what the index stores (:class:`Chunk`),
-what search returns (:class:`Hit`), what a backend is given (:class:`Passage`,
-:class:`GenerationRequest`) and what an answer carries (:class:`Source`, :class:`Answer`).
+what search returns (:class:`Hit`), what a backend is given (:class:`Passage`, its quotable
+:class:`Sentence`, :class:`GenerationRequest`) and what an answer carries (:class:`Source`, :class:`Answer`).
 Plain data only: no I/O, no imports from the layers above."""
 
 from __future__ import annotations
@@ -76,6 +76,21 @@ class Passage(BaseModel):
         return f"[{self.n}] {self.chunk.header}"
 
 
+@dataclass
+class Sentence:
+    """A quotable sentence of a passage, its content terms and its evidence (filled by
+    ``rag.answer.evidence.score_sentences``)."""
+
+    passage: Passage
+    position: int
+    text: str
+    terms: set[str]
+    coverage: float = 0.0
+    similarity: float = 0.0
+    rank: float = 0.0
+    score: float = 0.0
+
+
 class GenerationRequest(BaseModel):
     """Everything a backend may use. LLM backends read ``messages`` (built from
     ``prompts/``); the extractive backend reads ``question`` and ``passages``."""
@@ -88,6 +103,10 @@ class GenerationRequest(BaseModel):
     similarity: dict[str, float] = Field(default_factory=dict)
     """Embedder cosine of the question with sentences of the passages (by sentence text),
     when the pipeline computed it: the extractive backend's semantic evidence."""
+    sentences: dict[int, list[Sentence]] = Field(default_factory=dict)
+    """The quotable sentences of each passage (by passage number, split at the backend's
+    ``max_sentence_chars``), when the pipeline split them for ``similarity``: the
+    extractive backend scores these instead of splitting the passages again."""
     max_tokens: int | None = None  # the answer budget the prompt was built for (None: the backend's option)
     context_window: int | None = None  # the window the prompt was built for (Ollama's num_ctx)
 

@@ -20,7 +20,6 @@ import math
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 import Stemmer
@@ -28,7 +27,7 @@ import Stemmer
 from rag.index.embeddings import Embedder
 from rag.text import EXTRACTIVE_STOP_WORDS as STOP_WORDS
 from rag.text import fold
-from rag.types import Passage
+from rag.types import Passage, Sentence
 
 SENTENCE_CHARS = 320
 """How long a quoted sentence may be (longer ones are cut with « … »)."""
@@ -58,20 +57,6 @@ def clean(sentence: str, max_chars: int) -> str:
     return text
 
 
-@dataclass
-class Sentence:
-    """A quotable sentence of a passage, its content terms and its evidence."""
-
-    passage: Passage
-    position: int
-    text: str
-    terms: set[str]
-    coverage: float = 0.0
-    similarity: float = 0.0
-    rank: float = 0.0
-    score: float = field(default=0.0)
-
-
 def _lines(text: str) -> list[str]:
     """The text's lines, a line that announces what follows (ending with « : » or « = »,
     « Design de service = », « … sont les suivants : ») joined to the next one: quoted
@@ -94,6 +79,11 @@ def split_sentences(passage: Passage, max_chars: int) -> list[Sentence]:
             if len(text.split()) >= 3:
                 found.append(Sentence(passage, len(found), text, terms(text)))
     return found
+
+
+def split_passages(passages: Iterable[Passage], max_chars: int) -> dict[int, list[Sentence]]:
+    """Passage number -> its quotable sentences (:func:`split_sentences`), in passage order."""
+    return {p.n: split_sentences(p, max_chars) for p in passages}
 
 
 def term_weights(question: set[str], sentences: list[Sentence]) -> dict[str, float]:

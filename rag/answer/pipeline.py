@@ -29,7 +29,7 @@ from rag.answer.abstention import (
 )
 from rag.answer.backends.base import DEFAULT_CONTEXT_WINDOW, Backend, ContextOverflow
 from rag.answer.citations import CitationStream
-from rag.answer.evidence import SENTENCE_CHARS, passage_similarity
+from rag.answer.evidence import SENTENCE_CHARS, sentence_similarity, split_passages
 from rag.answer.hyde import search_text
 from rag.answer.prompting import SAFETY, Prompts, build_messages
 from rag.answer.question import History, standalone_question
@@ -141,8 +141,9 @@ class AnswerRun:
 
     def _finish(self, cleaner: CitationStream, error: str | None) -> None:
         check = cleaner.check
-        sources = order_sources(self.sources, check.cited)  # renumbered as the text shows them: [1] first
-        given = renumber_passages(self.given, numbering((s.n for s in self.sources), check.cited))
+        shown = numbering((s.n for s in self.sources), check.cited)  # as the text shows them: [1] first
+        sources = order_sources(self.sources, check.cited, shown)
+        given = renumber_passages(self.given, shown)
         citations = [s for s in sources if s.cited]
         said_not_covered = not citations and bool(NOT_COVERED.search(check.text))
         abstained = self.abstained or (said_not_covered and error is None)
@@ -197,9 +198,12 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
     query = search_text(standalone, engine, prompts, settings.query_rewrite)
     hits = services.retriever.search(query, k=k, mode=settings.search_mode, filters=wanted)
     passages = [Passage(n=i, chunk=hit.chunk, score=hit.score, dense=hit.dense) for i, hit in enumerate(hits, start=1)]
-    # each retrieved sentence embedded only if a signal would refuse or the extractive backend quotes
+    # the passages split into sentences, each embedded, only if a signal would refuse or the extractive backend
+    # quotes: once per answer, the backend scoring the very sentences split here
     cut = getattr(engine.options, "max_sentence_chars", SENTENCE_CHARS)  # the sentences the extractive backend quotes
-    similarity = functools.cache(lambda: passage_similarity(services.retriever.embedder, standalone, passages, cut))
+    split = functools.cache(lambda: split_passages(passages, cut))
+    similarity = functools.cache(lambda: sentence_similarity(
+        services.retriever.embedder, standalone, (s.text for sentences in split().values() for s in sentences)))
     decision = _decide(standalone, hits, wanted, services, similarity)
     spam = services.spam_patterns()
     run = functools.partial(AnswerRun, question=text, standalone=standalone, filters=wanted, backend=engine,
@@ -211,7 +215,7 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
         return run(sources=sources, given=[], request=None, abstain_text=text)
     request, given = _request(standalone, passages, engine, prompts, settings, notices)
     if not engine.uses_llm:  # extractive: sentences weighed by meaning too; a place's initiatives listed
-        request = request.model_copy(update={"filters": wanted, "similarity": similarity()})
+        request = request.model_copy(update={"filters": wanted, "similarity": similarity(), "sentences": split()})
 
     def retry(overflow: ContextOverflow) -> tuple[GenerationRequest, list[Passage]]:
         notices.append("Le serveur a refusé la requête, trop longue pour sa fenêtre de contexte : "

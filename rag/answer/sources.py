@@ -39,11 +39,11 @@ def numbering(numbers: Iterable[int], cited: list[int]) -> dict[int, int]:
     return {n: i for i, n in enumerate(order, start=1)}
 
 
-def order_sources(sources: list[Source], cited: list[int]) -> list[Source]:
+def order_sources(sources: list[Source], cited: list[int], shown: Mapping[int, int]) -> list[Source]:
     """Cited sources first, in order of first citation (``cited=True``), then the rest;
-    renumbered by :func:`numbering` so the first cited is ``[1]``."""
+    renumbered by ``shown`` (:func:`numbering` of the sources, also applied to the
+    passages by :func:`renumber_passages`) so the first cited is ``[1]``."""
     by_n = {s.n: s for s in sources}
-    shown = numbering(by_n, cited)
     first = [by_n[n].model_copy(update={"cited": True, "n": shown[n]}) for n in cited if n in by_n]
     rest = [s.model_copy(update={"cited": False, "n": shown[s.n]}) for s in sources if s.n not in set(cited)]
     return first + rest

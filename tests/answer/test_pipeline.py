@@ -87,6 +87,22 @@ def test_covered_question_is_answered_with_valid_citations(services: Services) -
     assert all(s.url.startswith("http") or s.url == "" for s in result.sources)
 
 
+def test_each_passage_is_split_once_per_answer(services: Services) -> None:
+    """The sentences the pipeline split and embedded are the very ones the extractive
+    backend scores and quotes (it does not split the passages again)."""
+    run = ask(COVERED, services)
+    request = run.request
+    assert request is not None
+    split = request.sentences
+    assert list(split) == [p.n for p in request.passages]
+    assert all(s.passage.n == n for n, sentences in split.items() for s in sentences)
+    assert set(request.similarity) == {s.text for sentences in split.values() for s in sentences}
+    assert not any(s.score for sentences in split.values() for s in sentences)  # not scored yet
+    quoted = re.findall(r"^- (.+) \[\d+\]$", run.result.answer, re.M)
+    scored = {s.text for sentences in split.values() for s in sentences if s.score > 0}
+    assert quoted and set(quoted) <= scored  # scored in place by the backend, then quoted
+
+
 def test_result_without_reading_the_stream(services: Services) -> None:
     result = ask("système de gestion de file d'attente dans le hall", services).result
     assert "Brest" in {s.ville for s in result.citations}

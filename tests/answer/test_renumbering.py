@@ -29,10 +29,11 @@ def test_streamed_text_equals_the_whole_text() -> None:
 
 def test_sources_and_passages_follow_the_same_numbers() -> None:
     sources = [source(n) for n in (1, 2, 3, 4)]
-    ordered = order_sources(sources, [3, 1])
+    shown = numbering([1, 2, 3, 4], [3, 1])
+    ordered = order_sources(sources, [3, 1], shown)
     assert [(s.n, s.fiche_id, s.cited) for s in ordered] == [(1, "f3", True), (2, "f1", True), (3, "f2", False),
                                                             (4, "f4", False)]
     assert numbering([1, 2, 3, 4], []) == {1: 1, 2: 2, 3: 3, 4: 4}
     chunk = Chunk(id="c", fiche_id="f3", title="Fiche 3", section="S", text="texte 3")
-    passages = renumber_passages([Passage(n=3, chunk=chunk)], numbering([1, 2, 3, 4], [3, 1]))
+    passages = renumber_passages([Passage(n=3, chunk=chunk)], shown)
     assert passages[0].n == 1

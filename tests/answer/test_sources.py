@@ -3,7 +3,7 @@ one-line evidence summary."""
 
 from __future__ import annotations
 
-from rag.answer.sources import evidence_summary, make_sources, order_sources
+from rag.answer.sources import evidence_summary, make_sources, numbering, order_sources
 from rag.catalogue.fiche import LIEN, Fiche
 from rag.types import Chunk, Hit, Passage, Source
 
@@ -52,11 +52,15 @@ def test_make_sources_keeps_only_safe_links_and_masks_spam() -> None:
 
 def test_order_sources_puts_the_cited_first_in_order_of_first_citation() -> None:
     sources = make_sources(HITS, FICHES)
-    ordered = order_sources(sources, [3, 1])  # as CitationCheck.cited lists them: each once
+
+    def order(cited: list[int]) -> list[Source]:
+        return order_sources(sources, cited, numbering((s.n for s in sources), cited))
+
+    ordered = order([3, 1])  # as CitationCheck.cited lists them: each once
     assert [s.fiche_id for s in ordered] == ["spam", "brest", "lyon", "absent"]
     assert [s.cited for s in ordered] == [True, True, False, False]
-    assert [s.fiche_id for s in order_sources(sources, [])] == ["brest", "lyon", "spam", "absent"]
-    assert [s.fiche_id for s in order_sources(sources, [9])] == ["brest", "lyon", "spam", "absent"]  # unknown [9]
+    assert [s.fiche_id for s in order([])] == ["brest", "lyon", "spam", "absent"]
+    assert [s.fiche_id for s in order([9])] == ["brest", "lyon", "spam", "absent"]  # unknown [9]
     assert not any(s.cited for s in sources)  # the originals are left untouched
 
 

@@ -31,11 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag.answer.backends import register
 from rag.answer.backends.base import Backend
 from rag.answer.details import missing_detail
-from rag.answer.evidence import SENTENCE_CHARS, Sentence, clean, score_sentences, split_sentences, terms
+from rag.answer.evidence import SENTENCE_CHARS, clean, score_sentences, split_sentences, terms
 from rag.index.chunking import METADATA_SECTION
 from rag.search.filters import has_place
 from rag.text import QUESTION_GENERIC, fold
-from rag.types import GenerationRequest
+from rag.types import GenerationRequest, Sentence
 
 NOT_COVERED = "Le catalogue ne couvre pas cette question : aucune fiche pertinente n'a été trouvée.\n"
 LIST_INTRO = "Initiatives du catalogue qui correspondent à la question :\n"
@@ -162,8 +162,11 @@ class ExtractiveBackend(Backend):
 
     def _candidates(self, request: GenerationRequest, question: set[str], folded: str) -> dict[int, list[Sentence]]:
         """Passage number -> its scored sentences, in rank order (``question``: its
-        terms, ``folded``: its folded text)."""
-        per_passage = {p.n: split_sentences(p, self.options.max_sentence_chars) for p in request.passages}
+        terms, ``folded``: its folded text). The sentences the pipeline already split
+        (``request.sentences``) are scored as they are: each passage is split once per answer."""
+        split = request.sentences
+        per_passage = {p.n: split[p.n] if p.n in split else split_sentences(p, self.options.max_sentence_chars)
+                       for p in request.passages}
         if not METADATA_QUESTION.search(folded):
             per_passage = drop_idle_metadata(per_passage, question)
         score_sentences(question, [s for ss in per_passage.values() for s in ss], request.similarity)
