@@ -22,6 +22,7 @@ from rag.catalogue.fiche import Fiche
 from rag.catalogue.spam import load_denylist
 from rag.config import Settings, get_settings
 from rag.errors import IndexUnavailable
+from rag.index.chroma import release_embedded
 from rag.index.indexing import IndexReport, index_corpus, manifest_path, read_manifest
 from rag.index.lexical import Analyzer, LexicalIndex
 from rag.index.replica import LiveIndex, ServerIndex, load_server_index, no_index
@@ -146,9 +147,7 @@ class Services:
             if stamp != self._stamp and loaded:
                 for name in ("store", "lexical", "retriever", "fiches"):
                     self._cache.pop(name, None)
-                from chromadb.api.client import SharedSystemClient
-
-                SharedSystemClient.clear_system_cache()
+                release_embedded()
             self._stamp = stamp
 
     @property

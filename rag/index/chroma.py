@@ -43,6 +43,17 @@ def dummy_vectors(n: int) -> Any:
     return np.zeros((n, 1), dtype=np.float32)
 
 
+def release_embedded() -> None:
+    """Forget chromadb's per-process handles on embedded folders, so that the next
+    client of a folder opens it afresh: sees another process's writes, and retries a
+    folder whose opening failed (``ChromaConnection`` remembers that failure until
+    then). Clients already made keep their handle: in-flight queries finish on it.
+    Process-wide: chromadb has no public way to release one folder's handle."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
 class ChromaConnection:
     """A lazily created Chroma client: ``HttpClient`` for ``url``, else a
     ``PersistentClient`` on ``path`` (telemetry off). Thread-safe."""
@@ -58,7 +69,8 @@ class ChromaConnection:
         """The client (connects on first use; a server down raises StoreUnavailable).
         A folder that failed to open (damaged) fails the same way on every later call:
         chromadb keeps the half-opened folder in its process-wide cache, and a second
-        attempt would raise an unrelated ``AttributeError``. A server is retried."""
+        attempt would raise an unrelated ``AttributeError`` (a new connection, after
+        :func:`release_embedded`, opens it again). A server is retried."""
         with self._lock:
             if self._failed is not None:
                 raise type(self._failed)(str(self._failed))
