@@ -4,7 +4,8 @@
 Tools: ``search_fiches``, ``get_fiche``, ``list_fiches``, ``ask`` (a cited answer from
 the pipeline); every fiche is also a resource ``fiche://{id}`` (Markdown). Descriptions
 are in French then English: MCP clients show them to people and to models. Bad input
-is a tool error with a French message, never a crash of the server.
+is a tool error with a French message (arguments of the wrong shape too: see
+:mod:`rag.api.mcp_arguments`), never a crash of the server.
 
 Over stdio, stdout carries only JSON-RPC: logs and progress go to stderr.
 """
@@ -22,6 +23,7 @@ from pydantic import BaseModel
 
 from rag.answer.pipeline import ask as answer
 from rag.api import listen, views
+from rag.api.mcp_arguments import FrenchArguments
 from rag.api.schemas import ApiSource, FicheDetail, FicheList, SearchResponse
 from rag.errors import RagError
 from rag.search.filters import FILTER_FIELDS
@@ -59,6 +61,8 @@ def _guard(call: Callable[[], T]) -> T:
 def build_server(services: Services) -> MCPServer:
     """The MCP server over ``services`` (its index must exist: see :func:`serve`)."""
     server = MCPServer(name="fiches", instructions=INSTRUCTIONS)
+    arguments = FrenchArguments()
+    server.middleware.append(arguments)
 
     @server.tool(description=(
         "Cherche les passages du catalogue les plus proches d'une question (recherche hybride). "
@@ -91,6 +95,9 @@ def build_server(services: Services) -> MCPServer:
         result = _guard(lambda: answer(question, services).result)
         return AskResult(answer=result.answer, sources=[views.api_source(s) for s in result.sources],
                          abstained=result.abstained, error=result.error, notices=result.notices)
+
+    for tool in (search_fiches, get_fiche, list_fiches, ask):
+        arguments.add(tool)
 
     @server.resource("fiche://{fiche_id}", name="fiche", mime_type="text/markdown",
                      description="Une fiche du catalogue, en Markdown / A catalogue fiche, as Markdown")

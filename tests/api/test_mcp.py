@@ -79,3 +79,26 @@ def test_stdio_tools_search_ask_resources(mcp_params):
         assert payload(await client.call_tool("list_fiches", {}))["data"]
 
     with_client(mcp_params, body)
+
+
+def test_arguments_of_the_wrong_shape_are_refused_in_french(mcp_params):
+    async def body(client: Client) -> None:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        assert tools["ask"].input_schema["required"] == ["question"]  # the schemas say what is expected
+        assert tools["search_fiches"].input_schema["properties"]["k"]["type"] == "integer"
+        for name, arguments, expected in (
+                ("ask", {}, "« question » est obligatoire"),
+                ("ask", {"question": 42}, "« question » doit être un texte (reçu : 42)"),
+                ("search_fiches", {"query": "borne", "k": "beaucoup"}, "« k » doit être un nombre entier"),
+                ("list_fiches", {"filters": ["Nantes"]}, "« filters » doit être un objet"),
+                ("get_fiche", {"identifiant": SAINT_MEEN}, "« id » est obligatoire")):
+            failed = await client.call_tool(name, arguments)
+            text = failed.content[0].text
+            assert failed.is_error and f"Arguments invalides pour l'outil {name}" in text, (name, text)
+            assert expected in text and "validation error" not in text and "Field required" not in text, text
+        # what the SDK accepts still goes through: a number as text, filters as a JSON string
+        found = payload(await client.call_tool("search_fiches", {"query": "accueil", "k": "2",
+                                                                 "filters": '{"ville": "Nantes"}'}))
+        assert 1 <= len(found["hits"]) <= 2 and all("nantes" in hit["fiche_id"] for hit in found["hits"])
+
+    with_client(mcp_params, body)
