@@ -24,10 +24,10 @@ from rag.api import chat, routes
 from rag.api.auth import load_keys
 from rag.api.context import ApiContext
 from rag.api.errors import ApiError, install_error_handlers
+from rag.api.warmup import warm_up
 from rag.config import Settings, get_settings
 from rag.errors import RagError
 from rag.services import Services
-from rag.tokens import count_tokens
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +35,6 @@ MAX_BODY_BYTES = 2_000_000
 
 CPU_WORKERS = max(2, os.cpu_count() or 2)
 """Threads computing answers at once for engines without LLM (see ``rag.api.chat``)."""
-
-
-def warm_up(services: Services) -> None:
-    """Index if needed, then load what every answer uses (model, index, tokenizer)."""
-    report = services.ensure_index()
-    if report is not None:
-        log.warning("index construit / mis à jour au démarrage : %s", report.to_json())
-    services.retriever.embedder.embed_query("accueil")
-    services.prompts()
-    count_tokens("accueil")
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:

@@ -12,6 +12,7 @@ Over stdio, stdout carries only JSON-RPC: logs and progress go to stderr.
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Callable
 from typing import TypeVar
@@ -25,11 +26,13 @@ from rag.answer.pipeline import ask as answer
 from rag.api import listen, views
 from rag.api.mcp_arguments import FrenchArguments
 from rag.api.schemas import ApiSource, FicheDetail, FicheList, SearchResponse
+from rag.api.warmup import preload
 from rag.errors import RagError
 from rag.search.filters import FILTER_FIELDS
 from rag.services import Services
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
     "Catalogue d'initiatives d'accueil du service public (fiches). Cherchez avec search_fiches, lisez une fiche "
@@ -119,9 +122,14 @@ def _reader(read: Callable[[str], str], fiche_id: str) -> Callable[[], str]:
 
 
 def serve(services: Services, sock: socket.socket | None = None) -> None:
-    """Index if needed, then serve over stdio, or streamable HTTP (``/mcp``) on ``sock``
-    (bound by :func:`rag.api.listen.bind`)."""
+    """Index if needed and load what the tools use (:func:`~rag.api.warmup.preload`; a
+    failure there is logged, the tools say it when called), then serve over stdio, or
+    streamable HTTP (``/mcp``) on ``sock`` (bound by :func:`rag.api.listen.bind`)."""
     services.ensure_index()
+    try:
+        preload(services)
+    except RagError as exc:
+        log.warning("chargement incomplet au démarrage : %s", exc)
     server = build_server(services)
     if sock is None:
         server.run("stdio")
