@@ -20,12 +20,15 @@ from rag.conversations import ConversationStore, ConversationSummary
 from rag.errors import ConfigError, ConversationNotFound, DatabaseError, InputError
 from rag.markdown import escape_markdown
 from rag.services import Services
+from rag.text import excerpt
 from rag.ui.citing import CITE_PARAM, CONVERSATION_PARAM
 from rag.ui.state import STATE_KEY, ChatState, Turn, chat_state
 
 log = logging.getLogger("rag.ui")
 T = TypeVar("T")
 LIST_LIMIT = 30
+LIST_TITLE_CHARS = 40
+"""Past this many characters a title is cut (« … ») in the sidebar list, whole in its tooltip."""
 
 
 class Storage:
@@ -110,6 +113,15 @@ def when(stamp: datetime) -> str:
     return stamp.astimezone().strftime("%d/%m %H:%M")
 
 
+def list_label(item: ConversationSummary) -> tuple[str, bool]:
+    """An entry of the list, ``29/11 14:05 · Titre coupé …``, and whether its title was
+    cut. The date comes first: a link's label is one line clipped at the sidebar's edge
+    (about 20 characters of title at its default width), so a long title after the date
+    can only lose its own end."""
+    title = excerpt(item.title, LIST_TITLE_CHARS)
+    return f"{when(item.updated_at)} · {escape_markdown(title, line_breaks=False)}", title != item.title
+
+
 def _rename(storage: Storage, conversation_id: str) -> None:
     title = str(st.session_state.get("rename_title") or "")
     try:
@@ -154,12 +166,13 @@ def conversation_list(storage: Storage, chat: ChatState, page: StreamlitPage) ->
         st.caption("Aucune conversation trouvée." if search else "Aucune conversation enregistrée.")
     current = None
     for item in found:
-        label = f"{escape_markdown(item.title, line_breaks=False)} · {when(item.updated_at)}"
-        if item.id == chat.conversation_id:
+        label, cut = list_label(item)
+        whole = escape_markdown(item.title, line_breaks=False)  # the tooltip
+        if item.id == chat.conversation_id:  # wrapped, not clipped: a tooltip if cut
             current = item
             chat.title, chat.created = item.title, item.created_at
-            st.markdown(f"**▸ {label}** (ouverte)")
+            st.markdown(f"**▸ {label}** (ouverte)", help=whole if cut else None)
         else:
-            st.page_link(page, label=label, query_params={CONVERSATION_PARAM: item.id}, width="stretch")
+            st.page_link(page, label=label, help=whole, query_params={CONVERSATION_PARAM: item.id}, width="stretch")
     if current is not None:
         _actions(storage, current)

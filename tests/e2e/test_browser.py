@@ -31,7 +31,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
+from rag.config import load_settings
+from rag.conversations import LOCAL_USER, ConversationStore
 from tests.support.axe import audit
+from tests.support.conversations import answer
 from tests.support.streamlit_app import MakeRun
 from tests.support.ui_fixtures import INJECTION_QUESTION, ROOT
 
@@ -48,6 +51,29 @@ DONE_JS = """([answers]) => {
     .filter(m => m.querySelector('[data-testid="stChatMessageAvatarAssistant"]'));
   return app.getAttribute('data-test-script-state') === 'notRunning' && assistants.length === answers
     && assistants.every(m => m.innerText.includes("Envoyer l'avis") || m.innerText.includes('Votre avis'));
+}"""
+DATE_SHOWN_JS = """(entry) => {
+  const label = entry.querySelector('[data-testid="stMarkdownContainer"]') || entry;
+  const walker = document.createTreeWalker(label, NodeFilter.SHOW_TEXT);
+  const nodes = [];
+  for (let node; (node = walker.nextNode());) nodes.push(node);
+  const text = nodes.map(n => n.textContent).join('');
+  const at = text.search(/\\d\\d\\/\\d\\d \\d\\d:\\d\\d/);  // « 29/11 14:05 », split by Streamlit at « : »
+  if (at < 0) return 'no date in ' + text;
+  const range = document.createRange();
+  let seen = 0;
+  for (const node of nodes) {
+    const end = seen + node.textContent.length;
+    if (seen <= at && at < end) range.setStart(node, at - seen);
+    if (seen < at + 11 && at + 11 <= end) range.setEnd(node, at + 11 - seen);
+    seen = end;
+  }
+  const date = range.getBoundingClientRect();
+  let box = label;  // the first box that clips the label
+  while (box && getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
+  const shown = (box || document.body).getBoundingClientRect();
+  return date.width > 0 && date.left >= shown.left && date.right <= shown.right ? 'visible'
+    : `clipped: date ${date.left}-${date.right}, shown ${shown.left}-${shown.right}`;
 }"""
 TIMING_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
@@ -273,3 +299,29 @@ def test_enter_to_first_token_and_to_answer(make_run_app: MakeRun, context: Brow
         f"Enter -> first answer text median {statistics.median(first):.0f} ms "
         f"(each: {', '.join(f'{x:.0f}' for x in first)}), Enter -> complete answer median "
         f"{statistics.median(total):.0f} ms (each: {', '.join(f'{x:.0f}' for x in total)})\n")
+
+
+def test_a_long_title_keeps_its_date_visible_in_the_sidebar(make_run_app: MakeRun, context: BrowserContext) -> None:
+    """A list entry is one line clipped at the sidebar's edge: with a 200-character title
+    its date is still inside it, the title cut (« … ») and whole in the tooltip."""
+    long_title = ("Accueil des usagers en mairie : comment réorganiser le hall, former les agents et installer une "
+                  "borne d'accueil mobile pour les familles, les personnes âgées et les usagers très éloignés du "
+                  "numérique.")
+    assert len(long_title) == 200
+    store = ConversationStore.from_settings(load_settings(data_dir=make_run_app.project / ".data"))
+    conversation = store.create_conversation(LOCAL_USER, title=long_title)
+    store.add_turn(conversation.id, LOCAL_USER, answer("Comment améliorer l'accueil ?"))
+    page = context.new_page()
+    page.goto(make_run_app.url)
+    sidebar = page.get_by_test_id("stSidebar")
+    entry = sidebar.get_by_test_id("stPageLink").filter(has_text="Accueil des usagers en mairie").first
+    expect(entry).to_be_visible()
+    assert page.evaluate(DATE_SHOWN_JS, entry.element_handle()) == "visible"
+    entry.get_by_role("link").hover()
+    expect(page.get_by_test_id("stTooltipContent")).to_contain_text(long_title)
+    shoot(page, "long_title")
+    page.goto(f"{make_run_app.url}/?c={conversation.id}")  # open, its entry wraps
+    opened = sidebar.get_by_test_id("stMarkdownContainer").filter(has_text="(ouverte)")
+    expect(opened).to_contain_text("Accueil des usagers en mairie : comment …")
+    assert page.evaluate(DATE_SHOWN_JS, opened.element_handle()) == "visible"
+    store.delete_conversation(conversation.id, LOCAL_USER)

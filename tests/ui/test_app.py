@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -191,6 +192,32 @@ def test_new_rename_search_and_delete(app_env: Path) -> None:
     at.button(key="delete").click().run()
     assert "c" not in at.query_params and not turns(at)
     assert all(c.id != conversation for c in store_of(app_env).list_conversations(LOCAL_USER))
+
+
+def test_a_long_title_is_cut_after_the_date_in_the_sidebar_list(app_env: Path) -> None:
+    """The list entry's label is one line clipped at the sidebar's edge: the date comes
+    first, the title is cut (« … ») and whole in the tooltip."""
+    long_title = ("Accueil des usagers en mairie : comment réorganiser le hall, former les agents et installer une "
+                  "borne d'accueil mobile pour les familles, les personnes âgées et les usagers très éloignés du "
+                  "numérique.")
+    assert len(long_title) == 200
+    store = store_of(app_env)
+    conversations = [store.create_conversation(LOCAL_USER, title=title) for title in (long_title, "Court")]
+    for conversation in conversations:
+        store.add_turn(conversation.id, LOCAL_USER, answer("Comment améliorer l'accueil ?"))
+    at = start()
+    links = {link.proto.query_string: link.proto for link in at.sidebar.get("page_link")}
+    long_link, short_link = (links[f"c={c.id}"] for c in conversations)
+    date = r"\d\d/\d\d \d\d:\d\d · "
+    assert re.fullmatch(date + r"Accueil des usagers en mairie : comment …", unescape(long_link.label))
+    assert unescape(long_link.help) == long_title
+    assert re.fullmatch(date + "Court", unescape(short_link.label))
+    at = start(c=conversations[0].id)  # open: its entry wraps, the tooltip holds the whole title
+    opened = next(m for m in at.sidebar.markdown if "(ouverte)" in m.value)
+    assert re.fullmatch(rf"\*\*▸ {date}Accueil des usagers en mairie : comment …\*\* \(ouverte\)",
+                        unescape(opened.value)) and unescape(opened.proto.help) == long_title
+    for conversation in conversations:
+        store.delete_conversation(conversation.id, LOCAL_USER)
 
 
 def test_clicked_citation_opens_the_viewer_with_the_sentence_highlighted(app_env: Path) -> None:
