@@ -40,7 +40,7 @@ from rag.catalogue.spam import LinkGuard, link_guard
 from rag.config import Settings
 from rag.errors import BackendError, ConfigError
 from rag.search.filters import FILTER_FIELDS, check_filters, has_place, infer_filters, place_depth
-from rag.search.retrieval import Retriever
+from rag.search.retrieval import Retriever, check_k
 from rag.text import clean_question
 from rag.tokens import count_tokens
 from rag.types import Answer, GenerationRequest, Hit, Passage, Source, Unsupported
@@ -194,7 +194,8 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
     standalone = standalone_question(text, history, engine, prompts, place_of)
     inferred = place_of(standalone) if infer else {}
     wanted = {**inferred, **explicit}
-    k = place_depth(wanted, fiches, k or settings.top_k, settings.max_per_fiche)
+    check_k(k)
+    k = place_depth(wanted, fiches, settings.top_k if k is None else k, settings.max_per_fiche)
     query = search_text(standalone, engine, prompts, settings.query_rewrite)
     hits = services.retriever.search(query, k=k, mode=settings.search_mode, filters=wanted)
     passages = [Passage(n=i, chunk=hit.chunk, score=hit.score, dense=hit.dense) for i, hit in enumerate(hits, start=1)]

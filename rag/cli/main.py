@@ -19,6 +19,7 @@ from rag.cli.parser import FrenchArgumentParser, add_command
 from rag.cli.serve import add_parsers as add_serve_parsers
 from rag.config import get_settings
 from rag.errors import InputError, RagError
+from rag.search.retrieval import check_k
 
 log = logging.getLogger("rag")
 
@@ -65,7 +66,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     services = Services(get_settings())
     filters = check_filters(_filters(args.filter))
-    _check_k(args.k)
+    check_k(args.k)  # before the indexing
     if args.question != "-":  # a bad question fails before any indexing
         clean_question(args.question, services.settings.max_question_chars)
     if services.ensure_index():
@@ -127,7 +128,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     # fail fast on bad input or settings, before the model load and the indexing
     clean_question(args.question, services.settings.max_question_chars)
     filters = check_filters(_filters(args.filter))
-    _check_k(args.k)
+    check_k(args.k)  # before the indexing
     services.backend(args.backend, **overrides)
     services.prompts()
     stored = AskConversation(services.conversations, args.conversation) if args.conversation else None
@@ -158,13 +159,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"erreur: {result.error}", file=sys.stderr)
         return 3
     return 0
-
-
-def _check_k(k: int | None) -> None:
-    """``--k`` is at least 1 (checked before the indexing; ``ask`` would otherwise take 0
-    for « unset » and answer silently with the default)."""
-    if k is not None and k < 1:
-        raise InputError(f"k doit valoir au moins 1 (reçu : {k})")
 
 
 def _filters(values: Sequence[str] | None) -> dict[str, str]:

@@ -24,6 +24,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from rag.errors import InputError
+from rag.search.retrieval import check_k
 
 NOT_COVERED = "not_covered"
 MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")
@@ -209,8 +210,7 @@ def evaluate(retriever: SearchesPassages, questions: Sequence[Question],
     ``5 * k``) so that ``k`` distinct fiches remain after deduplication. ``filters_for``
     gives a question's filters (the pipeline's ``infer_filters``), to measure retrieval
     as the answering step runs it; by default, none."""
-    if k < 1:
-        raise InputError("--k doit valoir au moins 1")
+    check_k(k)
     cutoffs = sorted({c for c in (1, 5, k) if c <= k})
     depth = depth or 5 * k
     filters = {q.q: filters_for(q.q) if filters_for else {} for q in questions}

@@ -234,6 +234,7 @@ PIPELINE_REFUSED = [
     pytest.param(BREST_QUESTION, {"history": [("une seule valeur",)]}, InputError, ["historique invalide"],
                  id="ask-history-malformed"),
     pytest.param(BREST_QUESTION, {"k": -3}, InputError, ["k doit valoir au moins 1", "-3"], id="ask-k-negative"),
+    pytest.param(BREST_QUESTION, {"k": 0}, InputError, ["k doit valoir au moins 1", "(reçu : 0)"], id="ask-k-zero"),
     pytest.param(BREST_QUESTION, {"backend": "nope"}, ConfigError,
                  ["moteur inconnu « nope »", "valides : extractive, ", "ollama, openai"], id="ask-backend-nope"),
     pytest.param(BREST_QUESTION, {"backend": "openai", "temperature": "brûlant"}, ConfigError,
