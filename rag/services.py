@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
+from rag.answer.abstention import profile
 from rag.answer.prompting import Prompts, load_prompts, prompt_paths
 from rag.catalogue.catalogue import Catalogue
 from rag.catalogue.fiche import Fiche
@@ -28,6 +29,7 @@ from rag.index.lexical import Analyzer, LexicalIndex
 from rag.index.replica import LiveIndex, ServerIndex, load_server_index, no_index
 from rag.index.store import VectorStore
 from rag.search.expansion import Thesaurus, load_thesaurus
+from rag.tokens import count_tokens
 
 if TYPE_CHECKING:
     from rag.answer.backends.base import Backend
@@ -225,6 +227,17 @@ class Services:
         if not any(self.settings.corpus_dir.glob("*.md")):
             raise no_index(live.meta)
         return index_corpus(self.settings, embedder=self.embedder, on_progress=progress_cb)
+
+    def preload(self) -> None:
+        """Load what every answer uses, so that the first question is answered as fast as
+        the next ones: the embedding model, the index, the prompts, the tokenizer and the
+        catalogue's abstention profile (about 2 s with ``use``, cached in the catalogue).
+        The API, the MCP server and the chat call it at start-up."""
+        embedder = self.retriever.embedder
+        embedder.embed_query("accueil")
+        self.prompts()
+        count_tokens("accueil")
+        profile(self.fiches, embedder)
 
     def backend(self, name: str | None = None, **overrides: object) -> Backend:
         """The LLM backend ``name`` (default: settings), one instance per name+overrides."""

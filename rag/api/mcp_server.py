@@ -26,7 +26,6 @@ from rag.answer.pipeline import ask as answer
 from rag.api import listen, views
 from rag.api.mcp_arguments import FrenchArguments
 from rag.api.schemas import ApiSource, FicheDetail, FicheList, SearchResponse
-from rag.api.warmup import preload
 from rag.errors import RagError
 from rag.search.filters import FILTER_FIELDS
 from rag.services import Services
@@ -122,12 +121,12 @@ def _reader(read: Callable[[str], str], fiche_id: str) -> Callable[[], str]:
 
 
 def serve(services: Services, sock: socket.socket | None = None) -> None:
-    """Index if needed and load what the tools use (:func:`~rag.api.warmup.preload`; a
+    """Index if needed and load what the tools use (:meth:`~rag.services.Services.preload`; a
     failure there is logged, the tools say it when called), then serve over stdio, or
     streamable HTTP (``/mcp``) on ``sock`` (bound by :func:`rag.api.listen.bind`)."""
     services.ensure_index()
     try:
-        preload(services)
+        services.preload()
     except RagError as exc:
         log.warning("chargement incomplet au démarrage : %s", exc)
     server = build_server(services)

@@ -58,8 +58,9 @@ def _progress_callback(bar: DeltaGenerator) -> Callable[[int, int], None]:
 
 
 def ensure_ready(app: AppServices) -> Services:
-    """Build or update the index once per process, showing progress in a status box.
-    Concurrent sessions wait on the lock instead of indexing twice."""
+    """Build or update the index and preload the model (:meth:`Services.preload`) once
+    per process, showing progress in a status box. Concurrent sessions wait on the lock
+    instead of indexing twice."""
     if app.ready:
         return app.services
     with app.lock:
@@ -67,6 +68,8 @@ def ensure_ready(app: AppServices) -> Services:
             with st.status("Préparation du catalogue (modèle et index)…", expanded=True) as box:
                 bar = st.progress(0, text="Lecture des fiches…")
                 report = app.services.ensure_index(progress_cb=_progress_callback(bar))
+                bar.progress(1.0, text="Chargement du modèle et du profil du catalogue…")
+                app.services.preload()  # the first question waits for nothing more than the next
                 bar.progress(1.0, text="Index prêt.")
                 box.update(label=_report_label(report), state="complete", expanded=False)
             app.ready = True

@@ -1,6 +1,6 @@
 """Start-up loads what the first question would otherwise wait for, the catalogue's
 abstention profile included: after the API's start-up (a real uvicorn server) and after
-the MCP server's :func:`~rag.api.warmup.preload`, the catalogue's derived cache holds it
+the MCP server's :meth:`Services.preload`, the catalogue's derived cache holds it
 (seen through the public ``Catalogue.derived``: a cached value is returned unbuilt)."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 from rag.api.app import create_app
-from rag.api.warmup import preload
 from rag.config import Settings, load_settings
 from rag.services import Services
 from tests.conftest import BUNDLED_FICHES
@@ -41,5 +40,5 @@ def test_the_mcp_preload_builds_it_and_a_fresh_catalogue_has_none(settings: Sett
     assert not profile_cached(fresh)  # the check can fail: nothing builds it before a question
     warmed = Services(settings)
     warmed.ensure_index()
-    preload(warmed)
+    warmed.preload()
     assert profile_cached(warmed)

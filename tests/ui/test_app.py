@@ -529,3 +529,29 @@ def test_catalogue_page_browse_search_charts_with_tables_compare(app_env: Path) 
     assert not at.exception
     headings = [unescape(m.value) for m in at.markdown if m.value.startswith("### ")]
     assert "### Description" in headings and "### Enjeux" in headings
+
+
+def _profile_state() -> None:
+    """AppTest script: is the shared Services' index checked and the abstention profile
+    already built (``derived`` returns a cached value without calling the builder)?"""
+    import streamlit as st
+
+    from rag.ui.services import get_app_services
+
+    app = get_app_services()
+    embedder = app.services.settings.embedder
+    built: list[bool] = []
+    app.services.fiches.derived(f"abstention-profile:{embedder}", lambda: built.append(True))
+    st.write(f"ready={app.ready} profile={not built}")
+
+
+def test_the_first_page_load_preloads_what_the_first_question_needs(app_env: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path))  # a Services of its own, never used before
+    before = AppTest.from_function(_profile_state, default_timeout=TIMEOUT).run()
+    assert not before.exception, [e.value for e in before.exception]
+    assert before.markdown[0].value == "ready=False profile=False"  # the check can fail
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "fresh"))
+    start()
+    after = AppTest.from_function(_profile_state, default_timeout=TIMEOUT).run()
+    assert after.markdown[0].value == "ready=True profile=True"
