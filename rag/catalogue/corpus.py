@@ -207,6 +207,11 @@ def load_corpus(corpus_dir: Path | str) -> CorpusLoad:
         except UnicodeDecodeError:
             load.errors.append(CorpusError(str(path), 1, "fichier non UTF-8 : réenregistrez-le en UTF-8"))
             continue
+        except OSError:  # a folder named x.md, a file without read permission
+            reason = ("dossier nommé comme une fiche : renommez-le" if path.is_dir()
+                      else "fichier illisible : vérifiez ses droits")
+            load.errors.append(CorpusError(str(path), 0, reason))
+            continue
         except CorpusError as error:
             load.errors.append(error)
             continue

@@ -121,4 +121,44 @@ def decode_export(data: bytes, source: str) -> tuple[str, list[str]]:
     controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f" or 0x7F <= ord(ch) < 0xA0)
     if controls > max(2, len(text) // 100):
         raise binary
-    return text, warnings
+    return _repair_mojibake(text, source, warnings)
+
+
+_MOJIBAKE = re.compile("[ÃÂâÅ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6"
+                       "\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]")
+"""Two characters that UTF-8 bytes read as cp1252 give (« Ã© » for « é », « â€™ » for « ’ »)."""
+
+
+def _as_cp1252_bytes(line: str) -> bytes | None:
+    """The bytes a cp1252 reading turned into ``line`` (C1 controls stand for the five
+    bytes cp1252 leaves undefined), or ``None`` when ``line`` could not come from one."""
+    out = bytearray()
+    for ch in line:
+        try:
+            out += ch.encode("cp1252")
+        except UnicodeEncodeError:
+            if not 0x80 <= ord(ch) < 0xA0:
+                return None
+            out.append(ord(ch))
+    return bytes(out)
+
+
+def _repair_mojibake(text: str, source: str, warnings: list[str]) -> tuple[str, list[str]]:
+    """The text with its mojibake lines (UTF-8 read as cp1252, then saved again) read back
+    as UTF-8, and a warning. A line is repaired only when it shows the mojibake pairs and
+    its bytes are valid UTF-8: correct text such as « ÂGE » or « São » is left alone."""
+    lines = text.split("\n")
+    repaired = []
+    for index, line in enumerate(lines):
+        raw = _as_cp1252_bytes(line) if _MOJIBAKE.search(line) else None
+        try:
+            fixed = raw.decode("utf-8") if raw is not None else None
+        except UnicodeDecodeError:
+            fixed = None
+        if fixed is not None:
+            lines[index] = fixed
+            repaired.append(index + 1)
+    if repaired:
+        warnings.append(f"{source}:{repaired[0]}: {len(repaired)} ligne(s) mal encodée(s) (« Ã© » pour « é ») "
+                        "réparée(s) ; vérifiez les accents")
+    return "\n".join(lines), warnings

@@ -95,6 +95,8 @@ class ExportParser:
                 continue
             self._flush_orphans()
             self.removed["doubled_title"] += end - i - 1
+            if end - i == 1:
+                self._check_single_title(self.lines[i])
             self.draft = Draft(self.lines[i].text, self.lines[i].no)
             self.drafts.append(self.draft)
             i = end
@@ -113,6 +115,15 @@ class ExportParser:
         if j + 1 < len(lines) and self._opens_fiche(lines[j + 1], doubled=j > i):
             return j + 1
         return None
+
+    def _check_single_title(self, title: Line) -> None:
+        """Warn when a single title line leaves the field before it empty: it may be that
+        field's value, and the next fiche's title missing from the export."""
+        draft = self.draft
+        if draft is not None and draft.target and draft.target[0] == "field" and not draft.current():
+            self.warn(title.no, f"« {title.text} » lu comme le titre d'une nouvelle fiche : le champ "
+                      f"« {draft.target[1]} » de « {draft.title} » reste vide ; si c'était sa valeur, "
+                      "le titre de la fiche suivante manque dans l'export")
 
     def _opens_fiche(self, after: Line, doubled: bool) -> bool:
         """Does ``after``, the line after a title candidate (and its copies), open a fiche?"""

@@ -6,12 +6,12 @@ unique), place them (commune, département, région) and write them, all or noth
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.catalogue.cleaning import clean_line, dedup_lines
-from rag.catalogue.corpus import write_fiches
+from rag.catalogue.corpus import load_corpus, write_fiches
 from rag.catalogue.export_format import classify, decode_export
 from rag.catalogue.export_parser import Draft, ExportParser
 from rag.catalogue.fiche import MULTI_VALUED, Fiche, slugify
@@ -56,15 +56,20 @@ def _build(draft: Draft, removed: Counter[str]) -> Fiche:
     return Fiche(id=slugify(draft.title), title=draft.title, sections=sections, metadata=metadata)
 
 
-def _assign_ids(drafts: list[Draft], report: ImportReport, removed: Counter[str], source: str) -> None:
-    """Build the fiches, drop exact duplicate fiches, give colliding slugs -2, -3…"""
+def _assign_ids(drafts: list[Draft], report: ImportReport, removed: Counter[str], source: str,
+                existing: Mapping[str, str]) -> None:
+    """Build the fiches, drop exact duplicate fiches, give colliding slugs -2, -3…
+
+    ``existing`` (id -> title of the catalogue's files) keeps ids stable across exports:
+    an id whose file holds another title is taken, so a later export holding only the
+    second of two slug twins updates ``x-2``, not ``x``."""
     used: dict[str, Fiche] = {}
     warn = report.warnings.append
     for draft in drafts:
         fiche = _build(draft, removed)
         base, n = fiche.id, 1
-        while fiche.id in used:
-            if used[fiche.id].model_dump(exclude={"id"}) == fiche.model_dump(exclude={"id"}):
+        while fiche.id in used or existing.get(fiche.id, fiche.title) != fiche.title:
+            if fiche.id in used and used[fiche.id].model_dump(exclude={"id"}) == fiche.model_dump(exclude={"id"}):
                 removed["repeated_fiche"] += 1
                 warn(f"{source}:{draft.no}: fiche « {fiche.title} » en double, ignorée")
                 break
@@ -80,9 +85,10 @@ def _assign_ids(drafts: list[Draft], report: ImportReport, removed: Counter[str]
 
 
 def parse_export(text: str, denylist: Sequence[str], source: str = "<export>",
-                 places: PlaceTable | None = None) -> ImportReport:
+                 places: PlaceTable | None = None, existing: Mapping[str, str] | None = None) -> ImportReport:
     """Split an export's text into clean fiches, each placed (commune, département,
-    région) from ``places`` when given. No fiche at all raises :class:`ImportFailed`."""
+    région) from ``places`` when given, ids kept apart from ``existing`` fiches of
+    another title (see :func:`_assign_ids`). No fiche at all raises :class:`ImportFailed`."""
     removed: Counter[str] = Counter()
     lines = []
     for no, raw in enumerate(text.split("\n"), start=1):
@@ -92,7 +98,7 @@ def parse_export(text: str, denylist: Sequence[str], source: str = "<export>",
     parser = ExportParser(lines, source, removed)
     drafts = parser.run()
     report = ImportReport(warnings=parser.warnings)
-    _assign_ids(drafts, report, removed, source)
+    _assign_ids(drafts, report, removed, source, existing or {})
     if not report.fiches:
         raise ImportFailed(
             f"aucune fiche trouvée dans {source} : un export commence par le titre d'une fiche "
@@ -129,7 +135,9 @@ def import_export(path: Path | str, out_dir: Path | str, denylist_path: Path | s
     places = load_places(places_path) if places_path is not None else None
     if places_path is not None and not Path(places_path).is_file():
         warnings.append(f"{places_path}:0: table des lieux introuvable, fiches importées sans département ni région")
-    report = parse_export(text, load_denylist(denylist_path), source=str(path), places=places)
+    existing = {fiche.id: fiche.title for fiche in load_corpus(out_dir).fiches} if out_dir.is_dir() else {}
+    report = parse_export(text, load_denylist(denylist_path), source=str(path), places=places,
+                          existing=existing)
     report.warnings[:0] = warnings
     try:
         report.written = write_fiches(report.fiches, out_dir)

@@ -32,6 +32,8 @@ COLUMNS = ["niveau", "nom", "code", "departement", "region", "alias"]
 
 _LABEL = re.compile(r"^(.*?)\s*\((\w{1,3})\)$")
 _POSTAL = re.compile(r"\b(\d{5})\b")
+_ARRONDISSEMENT = re.compile(r"\s+\d{1,2}\s*(?:e|er|eme|ème)(?:\s+arrondissement)?$", re.IGNORECASE)
+"""``Paris 11e``, ``Lyon 3ème arrondissement``: the commune is what comes before."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class PlaceTable:
         """The place of a ``Ville`` value (see the module doc), or ``None`` when unknown."""
         parts = [part for part in ville.split(",") if squash(part)]
         for part in reversed(parts):
-            place = self.lookup(_POSTAL.sub(" ", part)) or self.lookup(part)
+            place = self.lookup(_POSTAL.sub(" ", part)) or self.lookup(part) or self._numbered(part)
             if place:
                 return place
         postal = _POSTAL.search(ville)
@@ -84,6 +86,17 @@ class PlaceTable:
             code = postal.group(1)
             return self.codes.get(code[:3] if code.startswith("97") else code[:2])
         return None
+
+    def _numbered(self, part: str) -> Place | None:
+        """A name with a département number or an arrondissement: ``Lyon (69)``,
+        ``Ille-et-Vilaine (35)``, ``Paris 11e``. The number wins over a commune of
+        another département (``Saint-Denis (974)``), not over a région's own name."""
+        name, code = label_parts(part)
+        place = self.lookup(_ARRONDISSEMENT.sub("", name))
+        where = self.codes.get(code.casefold()) if code else None
+        if where and (place is None or (place.commune and place.departement != where.departement)):
+            return where
+        return place
 
 
 def load_places(path: Path | str) -> PlaceTable:
