@@ -28,6 +28,7 @@ YAML scalars are always read as strings (``Ville: 2024`` stays ``"2024"``). ``co
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -48,6 +49,8 @@ ESCAPED_RE = re.compile(r"^\\*##(?:[ \t]|$)")
 """A text line that must gain (on write) or lose (on read) one leading backslash."""
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+log = logging.getLogger(__name__)
 
 
 class _StringLoader(yaml.SafeLoader):
@@ -196,6 +199,7 @@ def load_corpus(corpus_dir: Path | str) -> CorpusLoad:
     """
     corpus_dir = Path(corpus_dir)
     load = CorpusLoad()
+    restore_interrupted(corpus_dir)
     if not corpus_dir.is_dir():
         reason = "dossier du corpus introuvable : lancez `python -m rag import EXPORT`"
         load.errors.append(CorpusError(str(corpus_dir), 0, reason))
@@ -232,6 +236,7 @@ def write_fiches(fiches: Iterable[Fiche], out_dir: Path | str) -> list[Path]:
     ``out_dir`` as it was. Files of other fiches are kept. Returns the changed files.
     """
     out_dir = Path(out_dir)
+    restore_interrupted(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"{out_dir} existe et n'est pas un dossier")
     rendered = {f"{fiche.id}.md": fiche_to_markdown(fiche).encode("utf-8") for fiche in fiches}
@@ -260,6 +265,20 @@ def write_fiches(fiches: Iterable[Fiche], out_dir: Path | str) -> list[Path]:
         shutil.rmtree(stage, ignore_errors=True)
         shutil.rmtree(backup, ignore_errors=True)
     return [out_dir / name for name in changed]
+
+
+def restore_interrupted(out_dir: Path) -> bool:
+    """Put back the catalogue folder a :func:`write_fiches` killed between its two renames
+    left aside as ``.<name>.old-*`` (``out_dir`` then missing): the previous state stays
+    usable after an interrupted import. Returns whether it did."""
+    if out_dir.exists() or not out_dir.parent.is_dir():
+        return False
+    backups = sorted(out_dir.parent.glob(f".{out_dir.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if not backups or not backups[-1].is_dir():
+        return False
+    backups[-1].rename(out_dir)
+    log.warning("import interrompu : le dossier du catalogue %s a été restauré depuis %s", out_dir, backups[-1].name)
+    return True
 
 
 def _read(path: Path) -> bytes | None:

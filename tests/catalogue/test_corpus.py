@@ -149,3 +149,22 @@ def test_write_fiches_keeps_other_files_and_is_all_or_nothing(tmp_path):
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert write_fiches([a, b], out) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fiches"]
+
+
+@pytest.mark.parametrize("next_step", ["load", "import"])
+def test_an_import_killed_between_its_renames_leaves_the_catalogue_usable(tmp_path, caplog, next_step):
+    """write_fiches swaps folders with two renames; killed between them, the catalogue is
+    only in ``.fiches.old-*`` (as the first rename left it). The next load or import puts
+    it back, with a warning, and nothing is lost."""
+    out = tmp_path / "fiches"
+    write_fiches([Fiche(id="a", title="A"), Fiche(id="b", title="B")], out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    out.rename(tmp_path / ".fiches.old-k1ll3d")  # the state after the first rename
+    (tmp_path / ".fiches.new-k1ll3d").mkdir()  # the stage it was about to rename
+    if next_step == "load":
+        assert sorted(f.id for f in load_corpus(out).fiches) == ["a", "b"]
+    else:
+        write_fiches([Fiche(id="c", title="C")], out)
+        before["c.md"] = (out / "c.md").read_bytes()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert "restauré" in caplog.text and not (tmp_path / ".fiches.old-k1ll3d").exists()
