@@ -21,12 +21,11 @@ from rag.ui.sources import heading, metadata_markdown, render_fiche
 
 CHARTS = ((REGION, "Par région"), (ECHELLE, "Par échelle d'action"), (TYPE_ACTEUR, "Par type d'acteur"),
           (COMMUNE, "Par commune"))
-"""The commune, not the raw « Ville » field (« 106 rue Pierre Corneille, Lyon », « vendée »)."""
+# The commune, not the raw « Ville » field (« 106 rue Pierre Corneille, Lyon », « vendée »).
+# (Comments, not docstrings: Streamlit's magic would draw a bare string of a page script.)
 TOP = 15
-BAR_PX, AXES_PX = 28, 70
-"""A chart's height: per bar (Vega drops a label that would overlap its neighbour) plus axes."""
-KEPT = "_kept_"
-"""Session-key prefix of the copies of this page's widget values (see :func:`restored`)."""
+BAR_PX, AXES_PX = 28, 70  # a chart's height: per bar (Vega drops a label overlapping its neighbour), axes
+KEPT = "_kept_"  # session-key prefix of the copies of this page's widget values (see restored)
 
 
 def matches(fiche: Fiche, query: str) -> bool:

@@ -68,6 +68,13 @@ def shown(node: Any) -> list[str]:
     return [text for child in getattr(node, "children", {}).values() for text in shown(child)]
 
 
+def test_nothing_is_drawn_above_the_title(app_env: Path) -> None:
+    """A bare string in a page script is drawn by Streamlit's magic (a constant's
+    docstring appeared above the title)."""
+    at = start()
+    assert not [m.value for m in at.main.children.values() if m.type == "markdown"]
+
+
 def test_search_finds_the_fiches_of_a_departement_number_and_of_a_region(app_env: Path) -> None:
     """« 29 » found nothing (the département, « Finistère (29) », was not searched) and
     « Bretagne » 2 fiches where the région chart counts 4."""
