@@ -16,7 +16,8 @@ def page() -> None:
     st.title("Retours des utilisateurs", anchor=False)
     user = require_user()
     services = get_app_services().services
-    retours_page(services.conversations, user, is_lead(user), services.fiches)
+    retours_page(services.conversations, user, is_lead(user), services.fiches,
+                 services.settings.feedback_eval_path)
 
 
 guarded(page, name="retours page")

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     places_path: Path = ROOT / "corpus" / "places.csv"
     synonyms_path: Path = ROOT / "corpus" / "synonyms.txt"
     prompts_dir: Path = ROOT / "prompts"
+    feedback_eval_path: Path = Field(ROOT / "eval" / "feedback.jsonl", description="the eval set the Retours "
+                                     "page's « Ajouter au jeu d'évaluation » appends to")
 
     chroma_url: str | None = None
     collection: str = "fiches"
@@ -101,7 +103,7 @@ class Settings(BaseSettings):
     api_keys_file: Path | None = Field(None, description="a file of bearer keys, one per line (# comments)")
 
     @field_validator("corpus_dir", "data_dir", "denylist_path", "places_path", "synonyms_path", "prompts_dir",
-                     "embedder_model_path")
+                     "embedder_model_path", "feedback_eval_path")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return None if value is None else Path(value).expanduser().resolve()

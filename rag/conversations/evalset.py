@@ -1,27 +1,44 @@
-""""Ajouter au jeu d'évaluation": a question from the Retours page appended to
-``eval/feedback.jsonl`` in the eval format (``{"q": …, "gold": […], "kind": "feedback"}``,
-read by ``python -m rag eval``).
+""""Ajouter au jeu d'évaluation": a question from the Retours page appended to the eval
+set (``RAG_FEEDBACK_EVAL_PATH``, default ``eval/feedback.jsonl``) in the eval format
+(``{"q": …, "gold": […], "kind": "feedback"}``, read by ``python -m rag eval``).
 
 The line is encoded first, then written by one ``os.write`` on a descriptor opened with
 ``O_APPEND``: two writers at once never interleave or tear a line. The same question
-with the same expected initiatives is not added twice.
+with the same expected initiatives is not added twice. A file that cannot be read or
+written raises :class:`~rag.errors.ConfigError` in French, naming the setting to change.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from rag.config import ROOT
-from rag.errors import InputError
+from rag.errors import ConfigError, InputError
 from rag.text import clean_question, fold
 
-EVAL_FEEDBACK = ROOT / "eval" / "feedback.jsonl"
 KIND = "feedback"
 _FICHE_ID = re.compile(r"^[\w][\w.-]*$")
+_WHY = {
+    errno.EACCES: "permission refusée",
+    errno.EPERM: "permission refusée",
+    errno.EROFS: "système de fichiers en lecture seule",
+    errno.ENOSPC: "disque plein",
+    errno.EDQUOT: "quota disque dépassé",
+    errno.EISDIR: "c'est un dossier",
+    errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+}
+"""Why a file cannot be written, in French, by ``errno`` (others keep the system's words)."""
+
+
+def unwritable(path: Path, exc: OSError) -> ConfigError:
+    """The French error of an eval set that cannot be read or written."""
+    why = _WHY.get(exc.errno or 0) or exc.strerror or str(exc)
+    return ConfigError(f"impossible d'écrire dans le jeu d'évaluation {path} ({why}) : donnez un fichier "
+                       "accessible en écriture avec le réglage RAG_FEEDBACK_EVAL_PATH")
 
 
 def _entry(question: str, expected_fiche_ids: Sequence[str]) -> tuple[str, list[str]]:
@@ -50,14 +67,29 @@ def _already_there(path: Path, question: str, gold: list[str]) -> bool:
     return False
 
 
-def append_to_eval_set(question: str, expected_fiche_ids: Sequence[str], path: Path = EVAL_FEEDBACK) -> bool:
+def eval_line(question: str, expected_fiche_ids: Sequence[str]) -> str:
+    """The entry as one JSONL line (no newline), for the file or to be copied by hand."""
+    text, gold = _entry(question, expected_fiche_ids)
+    return json.dumps({"q": text, "gold": gold, "kind": KIND}, ensure_ascii=False)
+
+
+def append_to_eval_set(question: str, expected_fiche_ids: Sequence[str], path: Path) -> bool:
     """Append the question with its expected fiche ids (``[]``: the catalogue does not
     cover it) to ``path``; False when the same entry is already there."""
     text, gold = _entry(question, expected_fiche_ids)
+    line = eval_line(text, gold) + "\n"
     path = Path(path)
-    if _already_there(path, text, gold):
-        return False
-    line = json.dumps({"q": text, "gold": gold, "kind": KIND}, ensure_ascii=False) + "\n"
+    try:
+        if _already_there(path, text, gold):
+            return False
+        _append(path, line)
+    except OSError as exc:
+        raise unwritable(path, exc) from None
+    return True
+
+
+def _append(path: Path, line: str) -> None:
+    """One ``os.write`` of ``line`` at the end of ``path`` (created with its folder)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
@@ -67,7 +99,6 @@ def append_to_eval_set(question: str, expected_fiche_ids: Sequence[str], path: P
         data = line.encode("utf-8")
         written = os.write(fd, data)
         if written != len(data):
-            raise OSError(f"écriture incomplète dans {path}")
+            raise OSError(errno.EIO, f"écriture incomplète dans {path}")
     finally:
         os.close(fd)
-    return True

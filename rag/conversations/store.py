@@ -31,7 +31,7 @@ from rag.conversations.database import (
     prepare_location,
     translated,
 )
-from rag.conversations.evalset import EVAL_FEEDBACK, append_to_eval_set
+from rag.conversations.evalset import append_to_eval_set
 from rag.conversations.exchange import Exchange
 from rag.conversations.identity import LOCAL_USER
 from rag.conversations.legacy import LEGACY_FILE, import_legacy_feedback, legacy_pending
@@ -283,8 +283,9 @@ class ConversationStore:
             return Retours(items=fb.select_retours(conn, None if all_users else user_id, limit))
 
     @staticmethod
-    def append_to_eval_set(question: str, expected_fiche_ids: Sequence[str], path: Path = EVAL_FEEDBACK) -> bool:
-        """See :func:`rag.conversations.evalset.append_to_eval_set`."""
+    def append_to_eval_set(question: str, expected_fiche_ids: Sequence[str], path: Path) -> bool:
+        """See :func:`rag.conversations.evalset.append_to_eval_set` (``path``: the setting
+        ``feedback_eval_path``)."""
         return append_to_eval_set(question, expected_fiche_ids, path)
 
 

@@ -1,7 +1,8 @@
 """The Retours page, for project leads: answers rated 👎 and questions answered « non
 couvert », grouped by the initiative cited and by reason, each opening its conversation;
-"ajouter au jeu d'évaluation" appends a question, with the initiative expected, to
-``eval/feedback.jsonl`` (:meth:`ConversationStore.append_to_eval_set`).
+"ajouter au jeu d'évaluation" appends a question, with the initiative expected, to the
+eval set (``RAG_FEEDBACK_EVAL_PATH``, :meth:`ConversationStore.append_to_eval_set`); when
+that file cannot be written the page says why and shows the line to add by hand.
 
 In desktop mode the one local user sees everything; with a login, a user sees their own
 feedback unless listed as a lead in the secrets (:func:`rag.ui.identity.is_lead`).
@@ -10,12 +11,14 @@ feedback unless listed as a lead in the secrets (:func:`rag.ui.identity.is_lead`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import streamlit as st
 
 from rag.catalogue.fiche import Fiche
 from rag.conversations import ConversationStore, RetourGroup, RetourItem, Retours
-from rag.errors import DatabaseError, InputError
+from rag.conversations.evalset import eval_line
+from rag.errors import ConfigError, DatabaseError, InputError
 from rag.markdown import escape_markdown
 from rag.text import excerpt, fold_spaced
 from rag.ui.citing import CONVERSATION_PARAM
@@ -46,19 +49,38 @@ def item_lines(item: RetourItem) -> str:
     return "  \n".join(escape_markdown(line, line_breaks=False) for line in lines)
 
 
-def _add_to_eval(item: RetourItem, key: str) -> None:
-    """Callback of "ajouter au jeu d'évaluation"."""
+def _add_to_eval(item: RetourItem, key: str, path: Path) -> None:
+    """Callback of "ajouter au jeu d'évaluation": the outcome in ``eval_done_<key>``; an
+    unwritable file also leaves the line in ``eval_line_<key>``, to be copied by hand."""
     expected = st.session_state.get(f"expected_{key}") or NONE
+    gold = [expected] if expected else []
+    st.session_state.pop(f"eval_line_{key}", None)
     try:
-        added = ConversationStore.append_to_eval_set(item.question, [expected] if expected else [])
-    except (InputError, OSError) as exc:
+        added = ConversationStore.append_to_eval_set(item.question, gold, path)
+    except ConfigError as exc:
+        st.session_state[f"eval_done_{key}"] = f"Non ajoutée : {exc}."
+        st.session_state[f"eval_line_{key}"] = eval_line(item.question, gold)
+        return
+    except InputError as exc:
         st.session_state[f"eval_done_{key}"] = f"Non ajoutée : {exc}"
         return
-    st.session_state[f"eval_done_{key}"] = ("Question ajoutée au jeu d'évaluation (eval/feedback.jsonl)."
+    st.session_state[f"eval_done_{key}"] = (f"Question ajoutée au jeu d'évaluation ({path.name})."
                                             if added else "Déjà dans le jeu d'évaluation.")
 
 
-def retour_item(item: RetourItem, fiches: Mapping[str, Fiche], ids: list[str], key: str) -> None:
+def _eval_outcome(key: str) -> None:
+    """What the last "ajouter" did: a caption, or an error and the line to add by hand."""
+    done = st.session_state.get(f"eval_done_{key}")
+    line = st.session_state.get(f"eval_line_{key}")
+    if line:
+        st.error(escape_markdown(done or ""), icon=":material/error:")
+        st.caption("La ligne à ajouter à la main au jeu d'évaluation :")
+        st.code(line, language="json", wrap_lines=True)
+    elif done:
+        st.caption(escape_markdown(done))
+
+
+def retour_item(item: RetourItem, fiches: Mapping[str, Fiche], ids: list[str], key: str, eval_path: Path) -> None:
     """One answer to look at: the question (a heading), what went wrong, a link opening
     its conversation, and the eval-set form (``ids``: the choices, sorted once per page)."""
     with st.container(border=True, key=f"retour_{key}"):
@@ -72,33 +94,34 @@ def retour_item(item: RetourItem, fiches: Mapping[str, Fiche], ids: list[str], k
         left, right = st.columns([3, 2], vertical_alignment="bottom")
         left.selectbox("Initiative attendue", ids, index=ids.index(cited[0]) if cited else 0, key=f"expected_{key}",
                        format_func=lambda fid: fiches[fid].title if fid else "Aucune (non couvert par le catalogue)")
-        right.button("Ajouter au jeu d'évaluation", key=f"eval_{key}", on_click=_add_to_eval, args=(item, key),
-                     icon=":material/playlist_add:")
-        done = st.session_state.get(f"eval_done_{key}")
-        if done:
-            st.caption(escape_markdown(done))
+        right.button("Ajouter au jeu d'évaluation", key=f"eval_{key}", on_click=_add_to_eval,
+                     args=(item, key, eval_path), icon=":material/playlist_add:")
+        _eval_outcome(key)
 
 
 def _show_all(key: str) -> None:
     st.session_state[key] = True
 
 
-def show_groups(found: list[RetourGroup], fiches: Mapping[str, Fiche], ids: list[str], prefix: str) -> None:
+def show_groups(found: list[RetourGroup], fiches: Mapping[str, Fiche], ids: list[str], prefix: str,
+                eval_path: Path) -> None:
     """Each group: a heading with its size, then its newest items (all of them once asked)."""
     for group in found:
         heading(2, f"{group.label} ({len(group.items)})")
         group_key = f"{prefix}_{group.key or 'none'}"
         whole = st.session_state.get(f"all_{group_key}", False)
         for item in group.items if whole else group.items[:SHOWN_PER_GROUP]:
-            retour_item(item, fiches, ids, f"{group_key}_{item.turn_id}")
+            retour_item(item, fiches, ids, f"{group_key}_{item.turn_id}", eval_path)
         hidden = 0 if whole else len(group.items) - SHOWN_PER_GROUP
         if hidden > 0:
             st.button(f"Afficher les {hidden} autres", key=f"more_{group_key}", on_click=_show_all,
                       args=(f"all_{group_key}",), icon=":material/expand_more:")
 
 
-def retours_page(store: ConversationStore, user_id: str, everyone: bool, fiches: Mapping[str, Fiche]) -> None:
-    """The page body: counts, then two tabs of groups."""
+def retours_page(store: ConversationStore, user_id: str, everyone: bool, fiches: Mapping[str, Fiche],
+                 eval_path: Path) -> None:
+    """The page body: counts, then two tabs of groups (``eval_path``: the eval set the
+    questions are added to, the setting ``feedback_eval_path``)."""
     try:
         retours: Retours = store.retours(user_id, all_users=everyone)
     except DatabaseError as exc:
@@ -115,6 +138,6 @@ def retours_page(store: ConversationStore, user_id: str, everyone: bool, fiches:
     ids = [NONE, *sorted(fiches, key=lambda fid: fold_spaced(fiches[fid].title))]
     by_initiative, by_reason = st.tabs(["Par initiative citée", "Par raison"])
     with by_initiative:
-        show_groups(retours.by_initiative(), fiches, ids, "i")
+        show_groups(retours.by_initiative(), fiches, ids, "i", eval_path)
     with by_reason:
-        show_groups(retours.by_reason(), fiches, ids, "r")
+        show_groups(retours.by_reason(), fiches, ids, "r", eval_path)

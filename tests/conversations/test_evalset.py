@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from rag.config import ROOT, load_settings
 from rag.conversations import ConversationStore
-from rag.errors import InputError
+from rag.errors import ConfigError, InputError
 from rag.search.evaluation import load_questions
+from tests.conversations.read_only import read_only_folder, unprivileged
 
 BREST = "accueil-en-mairie-de-brest"
 
@@ -60,3 +62,29 @@ def test_concurrent_appends_lose_no_line(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert len(load_questions(path)) == 100  # json.loads of every line: a torn line would fail
+
+
+def test_the_eval_set_path_is_a_setting_defaulting_to_the_project_eval_folder(monkeypatch: pytest.MonkeyPatch,
+                                                                              tmp_path: Path) -> None:
+    monkeypatch.delenv("RAG_FEEDBACK_EVAL_PATH", raising=False)
+    assert load_settings().feedback_eval_path == ROOT / "eval" / "feedback.jsonl"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RAG_FEEDBACK_EVAL_PATH", "retours/eval.jsonl")
+    assert load_settings().feedback_eval_path == tmp_path / "retours" / "eval.jsonl"  # absolute
+
+
+def test_a_read_only_folder_gives_a_french_error_naming_the_setting() -> None:
+    with read_only_folder() as folder, unprivileged(), pytest.raises(ConfigError) as raised:
+        ConversationStore.append_to_eval_set("Que fait Brest ?", [BREST], folder / "feedback.jsonl")
+    message = str(raised.value)
+    assert "permission refusée" in message and str(folder / "feedback.jsonl") in message
+    assert "RAG_FEEDBACK_EVAL_PATH" in message
+
+
+def test_a_read_only_file_is_left_as_it_was() -> None:
+    before = '{"q": "écrite à la main", "gold": [], "kind": "feedback"}\n'
+    with read_only_folder({"feedback.jsonl": before}) as folder:
+        path = folder / "feedback.jsonl"
+        with unprivileged(), pytest.raises(ConfigError, match="permission refusée"):
+            ConversationStore.append_to_eval_set("Que fait Brest ?", [BREST], path)
+        assert path.read_text(encoding="utf-8") == before

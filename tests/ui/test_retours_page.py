@@ -1,9 +1,12 @@
-"""The Retours page with many rows (found by exploratory QA, AppTest on a real SQLite
-database): 300 retours drew 1,100 items (one per group an item is in) and took 16 s to
-load; each group now shows its newest items and a button for the others."""
+"""The Retours page (found by exploratory QA, AppTest on a real SQLite database): 300
+retours drew 1,100 items (one per group an item is in) and took 16 s to load, each group
+now shows its newest items and a button for the others; the eval set is the setting
+``RAG_FEEDBACK_EVAL_PATH``, and a folder that cannot be written is said in French with
+the line to add by hand."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,8 +15,9 @@ from streamlit.testing.v1 import AppTest
 from rag.config import load_settings
 from rag.conversations import LOCAL_USER, ConversationStore
 from rag.ui.retours import SHOWN_PER_GROUP
+from tests.conversations.read_only import read_only_folder, unprivileged
 from tests.support.conversations import answer
-from tests.support.ui_fixtures import ROOT
+from tests.support.ui_fixtures import ROOT, unescape
 
 BREST = "accueil-en-mairie-de-brest"
 RETOURS = "pages/2_Retours.py"
@@ -28,6 +32,7 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RAG_BACKEND", "extractive")
     monkeypatch.delenv("RAG_CORPUS_DIR", raising=False)
     monkeypatch.delenv("RAG_DATABASE_URL", raising=False)
+    monkeypatch.setenv("RAG_FEEDBACK_EVAL_PATH", str(tmp_path / "eval" / "feedback.jsonl"))
     return tmp_path
 
 
@@ -61,3 +66,37 @@ def test_a_big_group_shows_its_newest_items_then_the_others_on_request(app_env: 
     assert items(at, f"i_{BREST}") == MANY and items(at, "r_Incomplet") == SHOWN_PER_GROUP
     assert [s.key for s in at.selectbox if s.key.startswith(f"expected_i_{BREST}_")][:SHOWN_PER_GROUP] == newest
     assert not [b for b in at.button if b.key == f"more_i_{BREST}"]
+
+
+def _project_eval_set() -> str | None:
+    path = ROOT / "eval" / "feedback.jsonl"
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def test_the_eval_set_is_the_setting_and_a_read_only_folder_loses_nothing(
+        app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rated_down(app_env, 1)
+    in_project = _project_eval_set()
+    with read_only_folder() as folder:
+        monkeypatch.setenv("RAG_FEEDBACK_EVAL_PATH", str(folder / "feedback.jsonl"))
+        at = AppTest.from_file(str(ROOT / RETOURS), default_timeout=120)
+        at.run()
+        key = next(s.key for s in at.selectbox if s.key.startswith(f"expected_i_{BREST}_"))[len("expected_"):]
+        with unprivileged():
+            at.button(key=f"eval_{key}").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        shown = [unescape(e.value) for e in at.error]
+        assert shown and "Non ajoutée : impossible d'écrire" in shown[0] and "permission refusée" in shown[0]
+        assert "RAG_FEEDBACK_EVAL_PATH" in shown[0] and str(folder / "feedback.jsonl") in shown[0]
+        line = json.loads(at.code[0].value)  # the line to add by hand
+        assert line["gold"] == [BREST] and line["kind"] == "feedback" and line["q"].startswith("Question 0")
+        assert not (folder / "feedback.jsonl").exists()
+
+    writable = app_env / "ailleurs" / "retours.jsonl"
+    monkeypatch.setenv("RAG_FEEDBACK_EVAL_PATH", str(writable))
+    at.run()
+    at.button(key=f"eval_{key}").click().run()
+    assert not at.exception and not at.error and not at.code
+    assert "Question ajoutée au jeu d'évaluation (retours.jsonl)." in [unescape(c.value) for c in at.caption]
+    assert [json.loads(x) for x in writable.read_text(encoding="utf-8").splitlines()] == [line]
+    assert _project_eval_set() == in_project  # the project's eval/ untouched
