@@ -1,6 +1,8 @@
 """"Ajouter au jeu d'évaluation": a question from the Retours page appended to the eval
 set (``RAG_FEEDBACK_EVAL_PATH``, default ``eval/feedback.jsonl``) in the eval format
-(``{"q": …, "gold": […], "kind": "feedback"}``, read by ``python -m rag eval``).
+(``{"q": …, "gold": […], "kind": "feedback"}``, read by ``python -m rag eval``). A
+follow-up is added as its standalone question, the words typed kept as ``"typed"`` (the
+eval loader reads ``q``, ``gold`` and ``kind`` and ignores other fields).
 
 The line is encoded first, then written by one ``os.write`` on a descriptor opened with
 ``O_APPEND``: two writers at once never interleave or tear a line. The same question
@@ -67,17 +69,23 @@ def _already_there(path: Path, question: str, gold: list[str]) -> bool:
     return False
 
 
-def eval_line(question: str, expected_fiche_ids: Sequence[str]) -> str:
-    """The entry as one JSONL line (no newline), for the file or to be copied by hand."""
+def eval_line(question: str, expected_fiche_ids: Sequence[str], typed: str | None = None) -> str:
+    """The entry as one JSONL line (no newline), for the file or to be copied by hand;
+    ``typed``: the words the user typed, when ``question`` is their standalone form."""
     text, gold = _entry(question, expected_fiche_ids)
-    return json.dumps({"q": text, "gold": gold, "kind": KIND}, ensure_ascii=False)
+    entry: dict[str, object] = {"q": text, "gold": gold, "kind": KIND}
+    if typed and typed.strip():
+        entry["typed"] = " ".join(typed.split())
+    return json.dumps(entry, ensure_ascii=False)
 
 
-def append_to_eval_set(question: str, expected_fiche_ids: Sequence[str], path: Path) -> bool:
+def append_to_eval_set(question: str, expected_fiche_ids: Sequence[str], path: Path,
+                       typed: str | None = None) -> bool:
     """Append the question with its expected fiche ids (``[]``: the catalogue does not
-    cover it) to ``path``; False when the same entry is already there."""
+    cover it) to ``path``; False when the same entry is already there. ``typed``: the
+    follow-up as typed when ``question`` is its standalone form (kept beside it)."""
     text, gold = _entry(question, expected_fiche_ids)
-    line = eval_line(text, gold) + "\n"
+    line = eval_line(text, gold, typed) + "\n"
     path = Path(path)
     try:
         if _already_there(path, text, gold):

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from rag.text import fold
 from rag.types import Answer, Source
 
 Rating = Literal["up", "down"]
@@ -133,6 +134,15 @@ class RetourItem(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     comment: str = ""
     initiatives: list[Initiative] = Field(default_factory=list)  # cited by the answer
+    standalone_question: str = ""  # what was searched: a follow-up made standalone
+
+    @property
+    def rewritten(self) -> str | None:
+        """The standalone question when it is not the typed one (« et à Nantes ? » with
+        the context it was read in), else ``None``: what the eval set needs, since a
+        follow-up alone means nothing to ``rag eval``."""
+        same = fold(" ".join(self.standalone_question.split())) == fold(" ".join(self.question.split()))
+        return None if same or not self.standalone_question.strip() else self.standalone_question
 
 
 class RetourGroup(BaseModel):

@@ -276,17 +276,23 @@ class ConversationStore:
 
     def retours(self, user_id: str, *, all_users: bool = False, limit: int = 500) -> Retours:
         """What the Retours page lists: answers rated 👎 and answers « non couvert »,
-        newest first, each with its conversation id; group them with
+        newest first, each with its conversation id and the standalone question its turn
+        was searched with (a follow-up's context); group them with
         :meth:`Retours.by_initiative` and :meth:`Retours.by_reason`."""
         check_user(user_id)
         with self._transaction() as conn:
-            return Retours(items=fb.select_retours(conn, None if all_users else user_id, limit))
+            items = fb.select_retours(conn, None if all_users else user_id, limit)
+            searched = {row.id: row.standalone_question for row in conn.execute(
+                select(turns.c.id, turns.c.standalone_question).where(turns.c.id.in_([i.turn_id for i in items])))}
+        return Retours(items=[item.model_copy(update={"standalone_question": searched.get(item.turn_id, "")})
+                              for item in items])
 
     @staticmethod
-    def append_to_eval_set(question: str, expected_fiche_ids: Sequence[str], path: Path) -> bool:
+    def append_to_eval_set(question: str, expected_fiche_ids: Sequence[str], path: Path,
+                           typed: str | None = None) -> bool:
         """See :func:`rag.conversations.evalset.append_to_eval_set` (``path``: the setting
         ``feedback_eval_path``)."""
-        return append_to_eval_set(question, expected_fiche_ids, path)
+        return append_to_eval_set(question, expected_fiche_ids, path, typed)
 
 
 def _check_title(title: str) -> str:

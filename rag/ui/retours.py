@@ -1,8 +1,9 @@
 """The Retours page, for project leads: answers rated 👎 and questions answered « non
 couvert », grouped by the initiative cited and by reason, each opening its conversation;
-"ajouter au jeu d'évaluation" appends a question, with the initiative expected, to the
-eval set (``RAG_FEEDBACK_EVAL_PATH``, :meth:`ConversationStore.append_to_eval_set`); when
-that file cannot be written the page says why and shows the line to add by hand.
+"ajouter au jeu d'évaluation" appends a question (a follow-up as the standalone question
+it was searched with, shown under it), with the initiative expected, to the eval set
+(``RAG_FEEDBACK_EVAL_PATH``, :meth:`ConversationStore.append_to_eval_set`); when that
+file cannot be written the page says why and shows the line to add by hand.
 
 In desktop mode the one local user sees everything; with a login, a user sees their own
 feedback unless listed as a lead in the secrets (:func:`rag.ui.identity.is_lead`).
@@ -54,12 +55,13 @@ def _add_to_eval(item: RetourItem, key: str, path: Path) -> None:
     unwritable file also leaves the line in ``eval_line_<key>``, to be copied by hand."""
     expected = st.session_state.get(f"expected_{key}") or NONE
     gold = [expected] if expected else []
+    question, typed = (item.rewritten, item.question) if item.rewritten else (item.question, None)
     st.session_state.pop(f"eval_line_{key}", None)
     try:
-        added = ConversationStore.append_to_eval_set(item.question, gold, path)
+        added = ConversationStore.append_to_eval_set(question, gold, path, typed)
     except ConfigError as exc:
         st.session_state[f"eval_done_{key}"] = f"Non ajoutée : {exc}."
-        st.session_state[f"eval_line_{key}"] = eval_line(item.question, gold)
+        st.session_state[f"eval_line_{key}"] = eval_line(question, gold, typed)
         return
     except InputError as exc:
         st.session_state[f"eval_done_{key}"] = f"Non ajoutée : {exc}"
@@ -88,6 +90,9 @@ def retour_item(item: RetourItem, fiches: Mapping[str, Fiche], ids: list[str], k
         heading(3, title)
         if title != " ".join(item.question.split()):  # a long question: whole below its heading
             st.markdown(escape_markdown(item.question))
+        if item.rewritten:  # a follow-up: what it was read as, and what the eval set gets
+            st.markdown(escape_markdown(f"Question autonome (recherchée, et ajoutée au jeu d'évaluation) : "
+                                        f"« {item.rewritten} »"))
         st.markdown(item_lines(item))
         st.markdown(f"[Ouvrir la conversation](/?{CONVERSATION_PARAM}={item.conversation_id})")
         cited = [i.fiche_id for i in item.initiatives if i.fiche_id in fiches]

@@ -88,3 +88,13 @@ def test_a_read_only_file_is_left_as_it_was() -> None:
         with unprivileged(), pytest.raises(ConfigError, match="permission refusée"):
             ConversationStore.append_to_eval_set("Que fait Brest ?", [BREST], path)
         assert path.read_text(encoding="utf-8") == before
+
+
+def test_a_follow_up_is_added_standalone_with_the_words_typed_beside_it(tmp_path: Path) -> None:
+    path = tmp_path / "feedback.jsonl"
+    standalone = "Que fait Nantes pour l'accueil en mairie ?"
+    assert ConversationStore.append_to_eval_set(standalone, [BREST], path, typed="  et à   Nantes ?")
+    assert not ConversationStore.append_to_eval_set(standalone, [BREST], path, typed="et à Nantes ?")
+    assert json.loads(path.read_text(encoding="utf-8")) == {"q": standalone, "gold": [BREST], "kind": "feedback",
+                                                            "typed": "et à Nantes ?"}
+    assert [(q.q, q.gold, q.kind) for q in load_questions(path)] == [(standalone, [BREST], "feedback")]

@@ -2,7 +2,7 @@
 retours drew 1,100 items (one per group an item is in) and took 16 s to load, each group
 now shows its newest items and a button for the others; the eval set is the setting
 ``RAG_FEEDBACK_EVAL_PATH``, and a folder that cannot be written is said in French with
-the line to add by hand."""
+the line to add by hand; a follow-up shows, and adds, its standalone question."""
 
 from __future__ import annotations
 
@@ -100,3 +100,26 @@ def test_the_eval_set_is_the_setting_and_a_read_only_folder_loses_nothing(
     assert "Question ajoutée au jeu d'évaluation (retours.jsonl)." in [unescape(c.value) for c in at.caption]
     assert [json.loads(x) for x in writable.read_text(encoding="utf-8").splitlines()] == [line]
     assert _project_eval_set() == in_project  # the project's eval/ untouched
+
+
+def test_a_follow_up_shows_and_adds_its_standalone_question(app_env: Path) -> None:
+    store = ConversationStore.from_settings(load_settings(data_dir=app_env))
+    conversation = store.create_conversation(LOCAL_USER)
+    standalone = "Que fait Brest pour l'accueil des usagers à Nantes ?"
+    for typed, searched in (("Que fait Brest ?", "que fait  Brest ?"), ("et à Nantes ?", standalone)):
+        sent = answer(typed, cited=(BREST,), others=()).model_copy(update={"standalone_question": searched})
+        store.add_feedback(store.add_turn(conversation.id, LOCAL_USER, sent).id, LOCAL_USER, "down", ["Incomplet"])
+    store.close()
+    at = AppTest.from_file(str(ROOT / RETOURS), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [unescape(m.value) for m in at.markdown]
+    assert shown.count(f"Question autonome (recherchée, et ajoutée au jeu d'évaluation) : « {standalone} »") == 2
+    assert not [m for m in shown if "Question autonome" in m and "que fait  Brest" in m]  # same words: not shown
+    for key in [s.key[len("expected_"):] for s in at.selectbox if s.key.startswith(f"expected_i_{BREST}_")]:
+        at.button(key=f"eval_{key}").click().run()
+    lines = [json.loads(x) for x in (app_env / "eval" / "feedback.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(lines, key=len) == [
+        {"q": "Que fait Brest ?", "gold": [BREST], "kind": "feedback"},
+        {"q": standalone, "gold": [BREST], "kind": "feedback", "typed": "et à Nantes ?"},
+    ]
