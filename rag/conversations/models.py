@@ -162,6 +162,7 @@ class Retours(BaseModel):
     """The Retours page: every item, newest first, and two groupings of them."""
 
     items: list[RetourItem]
+    more: bool = False  # older retours were left out: the items are the newest ones only
 
     def by_initiative(self) -> list[RetourGroup]:
         """One group per cited initiative (an item citing two is in both), the largest

@@ -53,6 +53,8 @@ from rag.types import Answer
 
 TURN_ATTEMPTS = 5
 """Tries of :meth:`ConversationStore.add_turn` when another writer took the position."""
+RETOURS_LIMIT = 500
+"""Items :meth:`ConversationStore.retours` lists at most (the newest; ``Retours.more`` says so)."""
 
 
 def check_user(user_id: str) -> str:
@@ -274,18 +276,21 @@ class ConversationStore:
         with self._transaction() as conn:
             return fb.select_feedback(conn, None if all_users else user_id, rating, limit)
 
-    def retours(self, user_id: str, *, all_users: bool = False, limit: int = 500) -> Retours:
+    def retours(self, user_id: str, *, all_users: bool = False, limit: int = RETOURS_LIMIT) -> Retours:
         """What the Retours page lists: answers rated 👎 and answers « non couvert »,
         newest first, each with its conversation id and the standalone question its turn
         was searched with (a follow-up's context); group them with
-        :meth:`Retours.by_initiative` and :meth:`Retours.by_reason`."""
+        :meth:`Retours.by_initiative` and :meth:`Retours.by_reason`. At most ``limit``:
+        one more is read to tell whether older ones were left out (``Retours.more``)."""
         check_user(user_id)
         with self._transaction() as conn:
-            items = fb.select_retours(conn, None if all_users else user_id, limit)
+            limit = max(1, limit)
+            found = fb.select_retours(conn, None if all_users else user_id, limit + 1)
+            items = found[:limit]
             searched = {row.id: row.standalone_question for row in conn.execute(
                 select(turns.c.id, turns.c.standalone_question).where(turns.c.id.in_([i.turn_id for i in items])))}
         return Retours(items=[item.model_copy(update={"standalone_question": searched.get(item.turn_id, "")})
-                              for item in items])
+                              for item in items], more=len(found) > limit)
 
     @staticmethod
     def append_to_eval_set(question: str, expected_fiche_ids: Sequence[str], path: Path,

@@ -136,6 +136,9 @@ def retours_page(store: ConversationStore, user_id: str, everyone: bool, fiches:
     uncovered = sum(item.not_covered for item in retours.items)
     scope = "de tous les utilisateurs" if everyone else "de vos conversations"
     st.markdown(f"{down} réponse(s) jugée(s) pas utile(s) et {uncovered} question(s) « non couvert » {scope}.")
+    if retours.more:
+        st.info(f"Seuls les {len(retours.items)} retours les plus récents sont affichés : les comptes ci-dessus "
+                "et les groupes ci-dessous ne portent que sur eux.", icon=":material/filter_list:")
     if not retours.items:
         st.info("Aucun retour pour le moment : les réponses jugées pas utiles et les questions non couvertes "
                 "apparaîtront ici.")

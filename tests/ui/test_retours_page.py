@@ -2,7 +2,8 @@
 retours drew 1,100 items (one per group an item is in) and took 16 s to load, each group
 now shows its newest items and a button for the others; the eval set is the setting
 ``RAG_FEEDBACK_EVAL_PATH``, and a folder that cannot be written is said in French with
-the line to add by hand; a follow-up shows, and adds, its standalone question."""
+the line to add by hand; a follow-up shows, and adds, its standalone question; beyond
+the store's limit the page says it lists the newest retours only."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from streamlit.testing.v1 import AppTest
 
 from rag.config import load_settings
 from rag.conversations import LOCAL_USER, ConversationStore
+from rag.conversations.store import RETOURS_LIMIT
 from rag.ui.retours import SHOWN_PER_GROUP
 from tests.conversations.read_only import read_only_folder, unprivileged
-from tests.support.conversations import answer
+from tests.support.conversations import answer, not_covered
 from tests.support.ui_fixtures import ROOT, unescape
 
 BREST = "accueil-en-mairie-de-brest"
@@ -57,6 +59,7 @@ def test_a_big_group_shows_its_newest_items_then_the_others_on_request(app_env: 
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert f"{MANY} réponse(s) jugée(s) pas utile(s)" in at.markdown[0].value
+    assert not at.info  # all of them are listed
     assert items(at, f"i_{BREST}") == items(at, "r_Incomplet") == SHOWN_PER_GROUP
     newest = [s.key for s in at.selectbox if s.key.startswith(f"expected_i_{BREST}_")]
     more = at.button(key=f"more_i_{BREST}")
@@ -123,3 +126,18 @@ def test_a_follow_up_shows_and_adds_its_standalone_question(app_env: Path) -> No
         {"q": "Que fait Brest ?", "gold": [BREST], "kind": "feedback"},
         {"q": standalone, "gold": [BREST], "kind": "feedback", "typed": "et à Nantes ?"},
     ]
+
+
+def test_beyond_the_limit_the_page_says_it_lists_the_newest_only(app_env: Path) -> None:
+    store = ConversationStore.from_settings(load_settings(data_dir=app_env))
+    conversation = store.create_conversation(LOCAL_USER)
+    for i in range(RETOURS_LIMIT + 1):
+        store.add_turn(conversation.id, LOCAL_USER, not_covered(f"Question {i} hors catalogue ?"))
+    store.close()
+    at = AppTest.from_file(str(ROOT / RETOURS), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert f"0 réponse(s) jugée(s) pas utile(s) et {RETOURS_LIMIT} question(s) « non couvert »" in at.markdown[0].value
+    assert [i.value for i in at.info] == [f"Seuls les {RETOURS_LIMIT} retours les plus récents sont affichés : les "
+                                          "comptes ci-dessus et les groupes ci-dessous ne portent que sur eux."]
+    assert at.button(key="more_r_Non couvert").label == f"Afficher les {RETOURS_LIMIT - SHOWN_PER_GROUP} autres"
