@@ -70,11 +70,12 @@ def select_feedback(conn: Connection, user_id: str | None, rating: Rating | None
 
 
 def select_retours(conn: Connection, user_id: str | None, limit: int) -> list[RetourItem]:
-    """Turns rated 👎 by their owner or answered « non couvert », newest first."""
+    """Turns rated 👎 by their owner or answered « non couvert », newest first, each with
+    the standalone question it was searched with (a follow-up's context)."""
     opinion = and_(feedback.c.turn_id == turns.c.id, feedback.c.user_id == conversations.c.user_id)
     query = (
-        select(turns.c.id, turns.c.conversation_id, turns.c.question, turns.c.answer, turns.c.sources,
-               turns.c.abstained, turns.c.created_at, conversations.c.user_id, feedback.c.rating,
+        select(turns.c.id, turns.c.conversation_id, turns.c.question, turns.c.standalone_question, turns.c.answer,
+               turns.c.sources, turns.c.abstained, turns.c.created_at, conversations.c.user_id, feedback.c.rating,
                feedback.c.reasons, feedback.c.comment)
         .join(conversations, conversations.c.id == turns.c.conversation_id)
         .outerjoin(feedback, opinion)
@@ -86,7 +87,8 @@ def select_retours(conn: Connection, user_id: str | None, limit: int) -> list[Re
     return [
         RetourItem(
             turn_id=row.id, conversation_id=row.conversation_id, user_id=row.user_id, question=row.question,
-            answer=row.answer, created_at=utc(row.created_at), not_covered=bool(row.abstained),
+            standalone_question=row.standalone_question or "", answer=row.answer, created_at=utc(row.created_at),
+            not_covered=bool(row.abstained),
             rating=row.rating, reasons=row.reasons or [], comment=row.comment or "",
             initiatives=cited_initiatives(row.sources),
         )

@@ -286,11 +286,7 @@ class ConversationStore:
         with self._transaction() as conn:
             limit = max(1, limit)
             found = fb.select_retours(conn, None if all_users else user_id, limit + 1)
-            items = found[:limit]
-            searched = {row.id: row.standalone_question for row in conn.execute(
-                select(turns.c.id, turns.c.standalone_question).where(turns.c.id.in_([i.turn_id for i in items])))}
-        return Retours(items=[item.model_copy(update={"standalone_question": searched.get(item.turn_id, "")})
-                              for item in items], more=len(found) > limit)
+        return Retours(items=found[:limit], more=len(found) > limit)
 
     @staticmethod
     def append_to_eval_set(question: str, expected_fiche_ids: Sequence[str], path: Path,
