@@ -27,6 +27,15 @@ def fiche_texts(fiche: Fiche) -> list[str]:
     return [fiche.title, *fiche.sections.values(), *values]
 
 
+def fiche_matches(fiche: Fiche, query: str) -> bool:
+    """Does the fiche say every word of ``query`` (case- and accent-insensitive), in its
+    text, metadata or place (commune, « Finistère (29) », région)? A number matches only
+    a whole number (« 29 » is not in « 2029 »): the Catalogue page's search."""
+    haystack = fold_spaced(" ".join(fiche_texts(fiche)))
+    words = set(squash(haystack).split())
+    return all(word in words if word.isdigit() else word in haystack for word in fold_spaced(query).split())
+
+
 class PlaceName(NamedTuple):
     """What a place name of a question designates: the filter key (``commune``,
     ``departement``, ``region``), the filter value, and whether a fiche is there."""
