@@ -16,7 +16,7 @@ from rag.ui.chat import PENDING_KEY, answer_live, blank_question, guarded, open_
 from rag.ui.conversations import Storage, conversation_list, open_conversation
 from rag.ui.identity import account_box, require_user
 from rag.ui.services import ensure_ready, get_app_services
-from rag.ui.sidebar import render_export, render_settings
+from rag.ui.sidebar import render_export, render_settings, render_window
 from rag.ui.state import Pending, chat_state
 
 EXAMPLES = (
@@ -89,6 +89,7 @@ def chat_page() -> None:
     with conversations:
         conversation_list(storage, chat, ASSISTANT)
     render_export(chat)
+    render_window(options, services)  # last: shows what this run's answer taught about the window
 
 
 def assistant() -> None:

@@ -1,5 +1,6 @@
-"""The chat's sidebar settings: filter chips from the catalogue, answer engine, model,
-temperature, number of passages; and the Markdown export of the open conversation.
+"""The chat's sidebar settings: filter chips from the catalogue, answer engine, its
+server address, model, context window and temperature, number of passages; and the
+Markdown export of the open conversation.
 
 The API key itself is never read here: only the *name* of its environment variable is
 shown, with whether it is set.
@@ -11,12 +12,15 @@ import os
 from dataclasses import dataclass, field
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from rag.answer.backends import REGISTRY
 from rag.catalogue.fiche import Fiche
 from rag.config import Settings
+from rag.errors import RagError
 from rag.markdown import escape_markdown
 from rag.search.filters import FILTER_FIELDS, facet_values
+from rag.services import Services
 from rag.ui.state import ChatState
 
 PILLS_MAX = 12
@@ -31,10 +35,24 @@ class ChatOptions:
     k: int
     filters: dict[str, str] = field(default_factory=dict)
     overrides: dict[str, object] = field(default_factory=dict)
+    window_slot: DeltaGenerator | None = field(default=None, repr=False)  # filled by render_window
 
 
-def _engine(settings: Settings) -> tuple[str, dict[str, object]]:
-    """Backend choice and its LLM options (model, temperature) when it uses an LLM."""
+def _default_url(settings: Settings, backend: str) -> str:
+    """The address an engine starts on: ``RAG_LLM_BASE_URL`` is that of ``RAG_BACKEND``'s
+    server (of every LLM engine when ``RAG_BACKEND`` is extractive); another engine starts
+    on its own default (Ollama's requests sent to an OpenAI server's /v1 all fail)."""
+    configured = REGISTRY.get(settings.backend)
+    applies = backend == settings.backend or configured is None or not configured.uses_llm
+    if settings.llm_base_url and applies:
+        return settings.llm_base_url
+    own = REGISTRY[backend].Options.model_fields.get("base_url")
+    return str(own.default) if own is not None and isinstance(own.default, str) else ""
+
+
+def _engine(settings: Settings) -> tuple[str, dict[str, object], DeltaGenerator | None]:
+    """Backend choice and, when it uses an LLM, its options (server address, model,
+    temperature) and the slot of its context-window line."""
     names = sorted(REGISTRY)
     default = names.index(settings.backend) if settings.backend in names else 0
     if settings.backend not in names:  # a typo in RAG_BACKEND must not pass unnoticed
@@ -42,20 +60,44 @@ def _engine(settings: Settings) -> tuple[str, dict[str, object]]:
                    f"{', '.join(names)}. Moteur « {names[default]} » utilisé.", icon=":material/warning:")
     backend = st.selectbox("Moteur de réponse", names, index=default, key="opt_backend")
     overrides: dict[str, object] = {}
+    slot = None
     if REGISTRY[backend].uses_llm:
+        url = st.text_input("Serveur (URL)", value=_default_url(settings, backend), key=f"opt_base_url_{backend}",
+                            help="Adresse du serveur du modèle (RAG_LLM_BASE_URL), par exemple "
+                                 "http://127.0.0.1:8080/v1 pour un serveur compatible OpenAI.")
+        overrides["base_url"] = url.strip() or None
         model = st.text_input("Modèle", value=settings.llm_model or "", key="opt_model")
         overrides["model"] = model.strip() or None
+        slot = st.empty()
         overrides["temperature"] = st.slider(
             "Température", 0.0, 1.5, float(settings.temperature), 0.05, key="opt_temperature"
         )
-        st.caption(f"Serveur : `{settings.llm_base_url or 'par défaut du moteur'}`")
         state = "définie" if os.environ.get(settings.llm_api_key_env) else "non définie"
         st.caption(f"Clé API : variable `{settings.llm_api_key_env}` ({state})")
     else:
         st.caption("Réponse extractive : citations exactes des fiches, sans modèle de langue.")
     if not REGISTRY[backend].needs_network:
         st.caption("Fonctionne hors ligne : la question ne quitte pas cette machine.")
-    return backend, overrides
+    return backend, overrides, slot
+
+
+def render_window(options: ChatOptions, services: Services) -> None:
+    """Fill the context-window line at the end of the run, so it shows what this run's
+    answer taught (a server refusing a prompt names its window). The first call may ask
+    the server once per engine; an unusable address is said here in French."""
+    if options.window_slot is None:
+        return
+    try:
+        window = services.backend(options.backend, **options.overrides).context_window()
+    except RagError as exc:
+        options.window_slot.error(escape_markdown(str(exc)), icon=":material/error:")
+        return
+    if window is None:
+        options.window_slot.empty()
+        return
+    tokens = f"{window.tokens:,}".replace(",", "\u202f")
+    options.window_slot.caption(f"Fenêtre de contexte : {tokens} tokens ({escape_markdown(window.source)})",
+                                help="Ce que le modèle lit au plus : consignes, question, passages et réponse.")
 
 
 def _chip(value: str) -> str:
@@ -90,9 +132,9 @@ def render_settings(settings: Settings, fiches: list[Fiche]) -> ChatOptions:
         st.subheader("Filtres", anchor=False)
         filters = _filters(fiches)
         st.subheader("Réglages", anchor=False)
-        backend, overrides = _engine(settings)
+        backend, overrides, slot = _engine(settings)
         k = st.slider("Nombre de passages", 1, 15, settings.top_k, key="opt_k")
-    return ChatOptions(backend=backend, k=k, filters=filters, overrides=overrides)
+    return ChatOptions(backend=backend, k=k, filters=filters, overrides=overrides, window_slot=slot)
 
 
 def render_export(chat: ChatState) -> None:
