@@ -10,6 +10,7 @@ removed (some servers echo the key they refused).
 from __future__ import annotations
 
 import email.utils
+import html
 import json
 import re
 from datetime import UTC, datetime
@@ -41,12 +42,18 @@ def json_body(response: httpx.Response) -> Any:
         return None
 
 
+_TAG = re.compile(r"<[^>]*>")
+
+
 def server_message(response: httpx.Response, secret: str | None) -> str:
-    """The error text of a non-200 answer, whatever its shape."""
+    """The error text of a non-200 answer, whatever its shape (an HTML page: its text)."""
     data = json_body(response)
     if isinstance(data, dict):
         return error_text(data.get("error", data.get("detail", data.get("message", data))), secret)
-    return error_text(response.text, secret)
+    text = response.text
+    if "html" in response.headers.get("Content-Type", "") or text.lstrip().startswith("<"):
+        text = html.unescape(_TAG.sub(" ", re.sub(r"(?is)<(head|script|style)\b.*?</\1>", " ", text)))
+    return error_text(text, secret)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -118,6 +125,12 @@ class StatusRule(NamedTuple):
 _AUTH = StatusRule(BackendAuthError, "le serveur {url} a refusé la requête (HTTP {status}) : vérifiez la clé d'API "
                    "dans la variable d'environnement {env}{unset}")
 _SERVER = StatusRule(BackendUnavailable, "erreur du serveur {url} (HTTP {status}){tries} : {detail}", retry=True)
+_NO_ROUTE = StatusRule(BackendUnavailable, "rien à l'adresse {url} (HTTP 404 : {detail}) : ce serveur n'y offre pas "
+                       "d'API de chat ; vérifiez RAG_LLM_BASE_URL / --base-url (compatible OpenAI : se termine "
+                       "par /v1, une seule fois ; Ollama : l'adresse du serveur, sans /v1)")
+_NOT_AN_API = StatusRule(BackendUnavailable, "le serveur {url} ne traite pas les requêtes de chat (HTTP {status} : "
+                         "{detail}) : ce n'est sans doute pas un serveur de modèle ; vérifiez RAG_LLM_BASE_URL / "
+                         "--base-url")
 STATUS_RULES: dict[int, StatusRule] = {
     401: _AUTH,
     403: _AUTH,
@@ -126,10 +139,21 @@ STATUS_RULES: dict[int, StatusRule] = {
     408: _SERVER,
     429: StatusRule(BackendUnavailable, "le serveur {url} limite le nombre de requêtes (HTTP 429){tries} ; {later}",
                     retry=True),
+    405: _NOT_AN_API,  # a web server, not a model server: asking again will not change it
+    501: _NOT_AN_API,
 }
 """Each status with its own meaning; any other 5xx is :data:`_SERVER`, any other status
 a plain rejection (see :func:`status_rule`)."""
 _REJECTED = StatusRule(BackendError, "requête refusée par {url} (HTTP {status}) : {detail}")
+_MODEL_WORDS = re.compile(r"model|modèle", re.I)
+
+
+def _rule_for(status: int, detail: str, model: str | None) -> StatusRule:
+    """:func:`status_rule`, except that a 404 whose text says nothing of a model (« Not
+    Found », « no route ») is a wrong address, not an unknown model."""
+    if status == 404 and not _MODEL_WORDS.search(detail) and not (model and model in detail):
+        return _NO_ROUTE
+    return status_rule(status)
 
 
 def status_rule(status: int) -> StatusRule:
@@ -144,9 +168,10 @@ def status_error(name: str, response: httpx.Response, opts: HttpOptions, model: 
     if status in OVERFLOW_STATUSES and (overflow := context_overflow(name, response, secret)) is not None:
         return overflow
     wait = retry_after_seconds(response.headers.get("Retry-After"))
-    rule = status_rule(status)
+    detail = server_message(response, secret)
+    rule = _rule_for(status, detail, model)
     return rule.error(name, rule.message.format(
-        url=response.request.url, status=status, detail=server_message(response, secret), model=model,
+        url=response.request.url, status=status, detail=detail, model=model,
         env=opts.api_key_env, unset="" if secret else " (non définie)",
         tries=f" après {attempts} tentative{'s' if attempts > 1 else ''}",
         later=f"réessayez dans {wait:.0f} s" if wait is not None else "réessayez plus tard",
