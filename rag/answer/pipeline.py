@@ -108,8 +108,11 @@ class AnswerRun:
                 raise
             try:
                 self.request, self.given = self._retry(overflow)
-            except ConfigError:  # not even the instructions fit what the server accepts
-                raise overflow from None
+            except ConfigError:  # not even the instructions and the question fit what the server accepts
+                size = f" ({overflow.window} tokens)" if overflow.window else ""
+                raise ContextOverflow(self.backend.name, "même sans aucun passage, les consignes et la question "
+                                      f"dépassent la fenêtre de contexte du modèle{size} : raccourcissez la question, "
+                                      "ou choisissez un modèle à plus grande fenêtre", overflow.window) from None
             self._retry = None
             cleaner.valid = {p.n for p in self.given}
             yield from self.backend.stream(self.request)
@@ -219,9 +222,10 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
         request = request.model_copy(update={"filters": wanted, "similarity": similarity(), "sentences": split()})
 
     def retry(overflow: ContextOverflow) -> tuple[GenerationRequest, list[Passage]]:
+        rebuilt = _request(standalone, passages, engine, prompts, settings, notices, refused=(overflow, request))
         notices.append("Le serveur a refusé la requête, trop longue pour sa fenêtre de contexte : "
-                       "elle a été raccourcie et renvoyée.")
-        return _request(standalone, passages, engine, prompts, settings, notices, refused=(overflow, request))
+                       "elle a été raccourcie et renvoyée.")  # only once it could be: a ConfigError says why not
+        return rebuilt
 
     return run(sources=make_sources(hits, fiches, spam), given=given, request=request, abstain_text=None,
                retry=retry if engine.uses_llm else None, similarity=embedder_similarity(services.retriever.embedder))

@@ -1,0 +1,23 @@
+"""A question longer than the model's window, as found by exploratory QA against
+llama-cpp-python with ``--n_ctx 1024``: the server refuses, the prompt cannot be
+rebuilt smaller (the question alone does not fit), and the user is told to shorten
+the question; no notice claims the request was shortened and resent."""
+
+from __future__ import annotations
+
+from rag.answer.pipeline import ask
+from rag.services import Services
+from tests.support.fake_llm_server import FakeLLMServer, Window
+
+LONG = ("Nous voulons repenser le hall d'accueil de la mairie, la signalétique, la confidentialité des "
+        "échanges et l'attente des usagers ; ") * 14
+
+
+def test_a_question_too_long_for_the_learnt_window_says_to_shorten_it(hashed: Services,
+                                                                       fake_llm: FakeLLMServer) -> None:
+    fake_llm.window = Window(512, advertise="none", refusal="vllm")
+    result = ask(LONG[:1900], hashed, backend="openai", base_url=fake_llm.url + "/v1", model="test-model").result
+    assert len(fake_llm.chat_hits()) == 1  # refused once; nothing smaller could be sent
+    assert not any("renvoyée" in notice for notice in result.notices), result.notices
+    assert result.error and "raccourcissez la question" in result.error and "(512 tokens)" in result.error
+    assert result.sources and result.answer == ""  # the sources stay
