@@ -78,12 +78,13 @@ class AnswerRun:
                  sources: list[Source], given: list[Passage], request: GenerationRequest | None,
                  abstain_text: str | None, notices: list[str], guard: LinkGuard,
                  retry: Callable[[ContextOverflow], tuple[GenerationRequest, list[Passage]]] | None = None,
-                 similarity: Similarity | None = None) -> None:
+                 similarity: Similarity | None = None, failure: BackendError | None = None) -> None:
         self.question, self.standalone, self.filters = question, standalone, filters
         self.backend, self.sources, self.given = backend, sources, given
         self.request, self.abstain_text, self.notices = request, abstain_text, notices
         self._mask, self._hold = guard
         self._retry, self._similarity = retry, similarity  # a refused prompt rebuilt once; support check
+        self._failure = failure  # known before streaming (no prompt fits the window): the stream reports it
         self._result: Answer | None = None
 
     @property
@@ -98,6 +99,8 @@ class AnswerRun:
 
     def _chunks(self, cleaner: CitationStream) -> Iterator[str]:
         """The backend's text; a prompt refused as too long is rebuilt smaller and sent once more."""
+        if self._failure is not None:
+            raise self._failure
         if self.abstain_text is not None or self.request is None:
             yield self.abstain_text or ""
             return
@@ -106,13 +109,7 @@ class AnswerRun:
         except ContextOverflow as overflow:  # raised before any token (an HTTP 400)
             if self._retry is None:
                 raise
-            try:
-                self.request, self.given = self._retry(overflow)
-            except ConfigError:  # not even the instructions and the question fit what the server accepts
-                size = f" ({overflow.window} tokens)" if overflow.window else ""
-                raise ContextOverflow(self.backend.name, "même sans aucun passage, les consignes et la question "
-                                      f"dépassent la fenêtre de contexte du modèle{size} : raccourcissez la question, "
-                                      "ou choisissez un modèle à plus grande fenêtre", overflow.window) from None
+            self.request, self.given = self._retry(overflow)  # a question too long even then: ContextOverflow
             self._retry = None
             cleaner.valid = {p.n for p in self.given}
             yield from self.backend.stream(self.request)
@@ -217,14 +214,18 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
         sources = make_sources(closest, fiches, spam)
         text = prompts.abstain.render(question=text, raison=decision.reason, initiatives=_initiatives(sources))
         return run(sources=sources, given=[], request=None, abstain_text=text)
-    request, given = _request(standalone, passages, engine, prompts, settings, notices)
+    try:
+        request, given = _request(standalone, passages, engine, prompts, settings, notices)
+    except ContextOverflow as too_long:  # the sources stay, the run reports it like a refusal
+        return run(sources=make_sources(hits, fiches, spam), given=[], request=None, abstain_text=None,
+                   failure=too_long)
     if not engine.uses_llm:  # extractive: sentences weighed by meaning too; a place's initiatives listed
         request = request.model_copy(update={"filters": wanted, "similarity": similarity(), "sentences": split()})
 
     def retry(overflow: ContextOverflow) -> tuple[GenerationRequest, list[Passage]]:
         rebuilt = _request(standalone, passages, engine, prompts, settings, notices, refused=(overflow, request))
         notices.append("Le serveur a refusé la requête, trop longue pour sa fenêtre de contexte : "
-                       "elle a été raccourcie et renvoyée.")  # only once it could be: a ConfigError says why not
+                       "elle a été raccourcie et renvoyée.")  # only once it could be: else a ContextOverflow says why
         return rebuilt
 
     return run(sources=make_sources(hits, fiches, spam), given=given, request=request, abstain_text=None,
@@ -268,10 +269,18 @@ def _request(question: str, passages: list[Passage], engine: Backend, prompts: P
     known = engine.context_window()
     window = known.tokens if known else settings.context_window or DEFAULT_CONTEXT_WINDOW
     max_tokens = getattr(engine.options, "max_tokens", None) or settings.max_tokens
-    safety = SAFETY
+    safety, origin = SAFETY, known.source if known else "par défaut"
     if refused is not None:
         window, safety = _after_refusal(*refused, window)
-    built = build_messages(question, passages, prompts, context_window=window, max_tokens=max_tokens, safety=safety)
+        origin = "apprise d'un refus du serveur"
+    try:
+        built = build_messages(question, passages, prompts, context_window=window, max_tokens=max_tokens,
+                               safety=safety)
+    except ConfigError:  # the question and the instructions leave no room for a passage
+        raise ContextOverflow(engine.name, f"la question est trop longue pour la fenêtre de contexte du modèle "
+                              f"({window} tokens) : avec les consignes, il n'y reste pas la place d'un passage ; "
+                              f"raccourcissez la question, ou choisissez un modèle à plus grande fenêtre (taille : "
+                              f"{origin})", window) from None
     if built.dropped:
         notices.append(f"{built.dropped} passage(s) écarté(s) pour tenir dans la fenêtre de contexte du modèle.")
     if built.max_tokens < max_tokens:

@@ -96,7 +96,7 @@ def render_window(options: ChatOptions, services: Services) -> None:
         options.window_slot.empty()
         return
     tokens = f"{window.tokens:,}".replace(",", "\u202f")
-    options.window_slot.caption(f"Fenêtre de contexte : {tokens} tokens ({escape_markdown(window.source)})",
+    options.window_slot.caption(f"Fenêtre de contexte : {tokens} tokens · {escape_markdown(window.source)}",
                                 help="Ce que le modèle lit au plus : consignes, question, passages et réponse.")
 
 

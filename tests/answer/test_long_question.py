@@ -21,3 +21,16 @@ def test_a_question_too_long_for_the_learnt_window_says_to_shorten_it(hashed: Se
     assert not any("renvoyée" in notice for notice in result.notices), result.notices
     assert result.error and "raccourcissez la question" in result.error and "(512 tokens)" in result.error
     assert result.sources and result.answer == ""  # the sources stay
+
+
+def test_once_the_window_is_known_a_question_too_long_keeps_its_sources(hashed: Services,
+                                                                         fake_llm: FakeLLMServer) -> None:
+    """The window announced (or learnt before): nothing is sent, and the answer reports it
+    with the sources, as a refusal would (it raised out of ``ask``, sources lost, and
+    blamed a RAG_CONTEXT_WINDOW nobody set)."""
+    fake_llm.window = Window(512, advertise="vllm")
+    result = ask(LONG[:1900], hashed, backend="openai", base_url=fake_llm.url + "/v1", model="test-model").result
+    assert not fake_llm.chat_hits()
+    assert result.error and "raccourcissez la question" in result.error and "(512 tokens)" in result.error
+    assert "max_model_len" in result.error and "RAG_CONTEXT_WINDOW" not in result.error, result.error
+    assert result.sources and result.answer == ""

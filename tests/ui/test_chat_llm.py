@@ -113,3 +113,12 @@ def test_another_engine_starts_on_its_own_address(llm_env: FakeLLMServer) -> Non
     at.selectbox(key="opt_backend").set_value("openai").run()
     assert at.text_input(key=URL_KEY).value == llm_env.url + "/v1"
 
+
+
+def test_a_question_too_long_for_the_window_keeps_its_sources_and_is_stored(llm_env: FakeLLMServer) -> None:
+    llm_env.window = Window(512, advertise="vllm")
+    question = ("Nous voulons repenser le hall d'accueil de la mairie, la signalétique, la confidentialité "
+                "des échanges et l'attente des usagers ; ") * 14
+    at = ask(start(), question[:1900])
+    assert "raccourcissez la question" in unescape(at.error[0].value)
+    assert card_titles(at) and turns(at)[-1].saved
