@@ -112,13 +112,22 @@ def _conversation(turns: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def _clean_rewrite(reply: str, question: str) -> str | None:
-    """First line of the model's reply, unquoted; None when unusable."""
+_SPEAKER = re.compile(r"^(?:utilisateur|assistant)\s*:", re.I)
+
+
+def _clean_rewrite(reply: str, question: str, instructions: str) -> str | None:
+    """First line of the model's reply, unquoted; None when unusable: empty, too long, or
+    an echo of the prompt (a line of its ``instructions``, or a « Utilisateur : » /
+    « Assistant : » line of the conversation) — a small base model continues the prompt
+    instead of answering it, and « et à Nantes ? » was then searched without Nantes."""
     lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
     if not lines:
         return None
     text = re.sub(r"^(?:question(?: réécrite| reformulée)?\s*:\s*)", "", lines[0], flags=re.I)
     text = text.strip(" \"'«»“”")
+    echoed = {fold_spaced(line.strip()) for line in instructions.splitlines() if line.strip()}
+    if _SPEAKER.match(text) or fold_spaced(text) in echoed:
+        return None
     return text if text and len(text) <= 3 * len(question) + 300 else None
 
 
@@ -134,7 +143,8 @@ def standalone_question(
         prompt = prompts.rewrite.render(conversation=_conversation(turns), question=question)
         request = GenerationRequest(question=question, passages=[], messages=[{"role": "user", "content": prompt}])
         try:
-            rewritten = _clean_rewrite(backend.complete(request), question)
+            rewritten = _clean_rewrite(backend.complete(request), question,
+                                       prompts.rewrite.render(conversation="", question=""))
         except RagError as exc:
             log.warning("question rewrite failed, using the extractive rule: %s", exc)
             rewritten = None

@@ -167,6 +167,22 @@ def test_standalone_question_is_not_rewritten(services: Services) -> None:
     assert result.standalone_question == COVERED
 
 
+@pytest.mark.parametrize("echo", [
+    "Voici une conversation à propos d'un catalogue d'initiatives d'accueil du service public :",
+    "Utilisateur : quelles initiatives concernent les Maisons France Services ?",
+    "Assistant : …",
+])
+def test_a_rewrite_echoing_the_prompt_falls_back_to_the_extractive_rule(services: Services, fake: FakeBackend,
+                                                                       echo: str) -> None:
+    """A small base model (Gemma 270M on llama.cpp) continues the rewrite prompt instead
+    of answering it: its first line is not a question to search with."""
+    fake.queue(f"{echo}\nUtilisateur : et en Vendée ?", "Réponse [1].")
+    history = [("quelles initiatives concernent les Maisons France Services ?", "…")]
+    result = ask("et en Vendée ?", services, backend="fake", history=history).result
+    assert "Maisons France Services" in result.standalone_question and "Vendée" in result.standalone_question
+    assert result.filters == {"departement": "Vendée (85)"}
+
+
 def test_llm_rewrites_the_followup(services: Services, fake: FakeBackend) -> None:
     fake.queue("Comment l'Espace France Services de Saint Méen le Grand préserve-t-il l'anonymat ?",
                "Par des macarons [1].")
