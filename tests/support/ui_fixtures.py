@@ -8,6 +8,9 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+from streamlit.testing.v1 import AppTest
+
 from rag.catalogue.corpus import write_fiches
 from rag.catalogue.fiche import ACTEUR, ECHELLE, LIEN, TYPE_ACTEUR, VILLE, Fiche
 from tests.conftest import BUNDLED_FICHES, ROOT  # noqa: F401 - ROOT is re-exported
@@ -55,3 +58,30 @@ def unescaped_markup(markdown: str) -> bool:
     tag or a link that Markdown would interpret)."""
     return re.search(r"(?<!\\)(?:\\\\)*[<\[]", markdown) is not None
 
+
+
+def start(page: str = "app.py", timeout: float = 120, **query: str) -> AppTest:
+    """A fresh AppTest session of ``page`` (``query``: the URL's parameters), first run
+    done and free of exceptions."""
+    at = AppTest.from_file(str(ROOT / page), default_timeout=timeout)
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    """Type ``question`` in the chat input and run; no exception."""
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def use_env(monkeypatch: pytest.MonkeyPatch, data_dir: Path, backend: str = "extractive") -> None:
+    """Bundled corpus, hashing embedder, ``backend``, SQLite in ``data_dir``, no setting
+    from the outside environment that would change them."""
+    monkeypatch.setenv("RAG_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("RAG_EMBEDDER", "hashing")
+    monkeypatch.setenv("RAG_BACKEND", backend)
+    for name in ("RAG_CORPUS_DIR", "RAG_DATABASE_URL", "RAG_CONTEXT_WINDOW"):
+        monkeypatch.delenv(name, raising=False)

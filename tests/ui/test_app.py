@@ -25,7 +25,15 @@ from rag.conversations.export import conversation_markdown
 from rag.ui.state import Pending, Turn
 from tests.support.conversations import answer
 from tests.support.fake_llm_server import FakeLLMServer, Scenario
-from tests.support.ui_fixtures import INJECTION_QUESTION, ROOT, corpus_with_injection, unescape, unescaped_markup
+from tests.support.ui_fixtures import (
+    INJECTION_QUESTION,
+    ROOT,
+    ask,
+    corpus_with_injection,
+    start,
+    unescape,
+    unescaped_markup,
+)
 
 BREST_QUESTION = "Comment la mairie de Brest a-t-elle réaménagé le hall d'accueil de l'hôtel de ville ?"
 BREST_TITLE = "Accueil en Mairie de brest"
@@ -33,42 +41,9 @@ BREST = "accueil-en-mairie-de-brest"
 TIMEOUT = 120
 
 
-@pytest.fixture(scope="module")
-def module_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One data dir (one index, one conversations database) shared by the module's
-    extractive-backend tests; each test works in its own conversation."""
-    return tmp_path_factory.mktemp("app-data")
-
-
-@pytest.fixture
-def app_env(module_data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Env for the app: bundled corpus, hashing embedder, extractive backend."""
-    monkeypatch.setenv("RAG_DATA_DIR", str(module_data))
-    monkeypatch.setenv("RAG_EMBEDDER", "hashing")
-    monkeypatch.setenv("RAG_BACKEND", "extractive")
-    monkeypatch.delenv("RAG_CORPUS_DIR", raising=False)
-    monkeypatch.delenv("RAG_DATABASE_URL", raising=False)
-    return module_data
-
-
 def store_of(data_dir: Path) -> ConversationStore:
     """The conversations database the app writes to (another handle on the same file)."""
     return ConversationStore.from_settings(load_settings(data_dir=data_dir))
-
-
-def start(page: str = "app.py", **query: str) -> AppTest:
-    """A fresh session of the app (``query``: the URL's parameters), first run done."""
-    at = AppTest.from_file(str(ROOT / page), default_timeout=TIMEOUT)
-    at.query_params.update(query)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def ask(at: AppTest, question: str) -> AppTest:
-    at.chat_input[0].set_value(question).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def turns(at: AppTest) -> list[Turn]:
@@ -407,20 +382,6 @@ def test_export_file_is_named_from_the_title_and_the_day(app_env: Path) -> None:
     store_of(app_env).rename_conversation(conversation, LOCAL_USER, "Borne d’accueil mobile : Saint-Étienne ?")
     at.run()
     assert at.session_state["chat"].export_name() == f"conversation-borne-d-accueil-mobile-saint-etienne-{day}.md"
-
-
-@pytest.fixture
-def llm_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_llm: FakeLLMServer) -> FakeLLMServer:
-    """Env for the openai backend against our loopback fake server, no retries."""
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RAG_EMBEDDER", "hashing")
-    monkeypatch.setenv("RAG_BACKEND", "openai")
-    monkeypatch.setenv("RAG_LLM_BASE_URL", fake_llm.url + "/v1")
-    monkeypatch.setenv("RAG_LLM_MODEL", "test-model")
-    monkeypatch.setenv("RAG_MAX_RETRIES", "0")
-    monkeypatch.setenv("RAG_LLM_API_KEY", "sk-test-SECRET-456")
-    monkeypatch.delenv("RAG_DATABASE_URL", raising=False)
-    return fake_llm
 
 
 def test_llm_answer_streams_with_citations_renumbered(llm_env: FakeLLMServer) -> None:

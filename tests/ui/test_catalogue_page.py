@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.support import ui_fixtures as ui
 from tests.support.ui_fixtures import ROOT, unescape
 
 BREST = "accueil-en-mairie-de-brest"
@@ -19,27 +19,8 @@ CATALOGUE = "pages/1_Catalogue.py"
 TIMEOUT = 120
 
 
-@pytest.fixture(scope="module")
-def module_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("catalogue-data")
-
-
-@pytest.fixture
-def app_env(module_data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Env for the app: bundled corpus, hashing embedder, extractive backend."""
-    monkeypatch.setenv("RAG_DATA_DIR", str(module_data))
-    monkeypatch.setenv("RAG_EMBEDDER", "hashing")
-    monkeypatch.setenv("RAG_BACKEND", "extractive")
-    monkeypatch.delenv("RAG_CORPUS_DIR", raising=False)
-    monkeypatch.delenv("RAG_DATABASE_URL", raising=False)
-    return module_data
-
-
 def start(page: str = CATALOGUE) -> AppTest:
-    at = AppTest.from_file(str(ROOT / page), default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return ui.start(page, TIMEOUT)
 
 
 def found(at: AppTest) -> list[str]:

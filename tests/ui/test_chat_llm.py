@@ -6,46 +6,17 @@ there, another engine's own address.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from rag.config import load_settings
 from rag.conversations import LOCAL_USER
 from tests.support.fake_llm_server import FakeLLMServer, Window, closed_port_url
-from tests.support.ui_fixtures import ROOT, unescape
+from tests.support.ui_fixtures import ask, start, unescape
 from tests.ui.test_app import BREST_QUESTION, card_titles, store_of, turns
 
 TIMEOUT = 120
 URL_KEY = "opt_base_url_openai"
-
-
-@pytest.fixture
-def llm_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_llm: FakeLLMServer) -> FakeLLMServer:
-    """The openai engine on our fake server, no retries, a data dir of the test's own."""
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RAG_EMBEDDER", "hashing")
-    monkeypatch.setenv("RAG_BACKEND", "openai")
-    monkeypatch.setenv("RAG_LLM_BASE_URL", fake_llm.url + "/v1")
-    monkeypatch.setenv("RAG_LLM_MODEL", "test-model")
-    monkeypatch.setenv("RAG_MAX_RETRIES", "0")
-    for name in ("RAG_DATABASE_URL", "RAG_CONTEXT_WINDOW", "RAG_CORPUS_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    return fake_llm
-
-
-def start() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def ask(at: AppTest, question: str) -> AppTest:
-    at.chat_input[0].set_value(question).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def window_caption(at: AppTest) -> str:

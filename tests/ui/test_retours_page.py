@@ -19,7 +19,7 @@ from rag.conversations.store import RETOURS_LIMIT
 from rag.ui.retours import SHOWN_PER_GROUP
 from tests.conversations.read_only import read_only_folder, unprivileged
 from tests.support.conversations import answer, not_covered
-from tests.support.ui_fixtures import ROOT, unescape
+from tests.support.ui_fixtures import ROOT, unescape, use_env
 
 BREST = "accueil-en-mairie-de-brest"
 RETOURS = "pages/2_Retours.py"
@@ -28,12 +28,9 @@ MANY = SHOWN_PER_GROUP + 7
 
 @pytest.fixture
 def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Env for the app: bundled corpus, hashing embedder, a fresh conversations database."""
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("RAG_EMBEDDER", "hashing")
-    monkeypatch.setenv("RAG_BACKEND", "extractive")
-    monkeypatch.delenv("RAG_CORPUS_DIR", raising=False)
-    monkeypatch.delenv("RAG_DATABASE_URL", raising=False)
+    """Env for the app (:func:`use_env`) with a fresh conversations database and
+    an eval set of the test's own."""
+    use_env(monkeypatch, tmp_path)
     monkeypatch.setenv("RAG_FEEDBACK_EVAL_PATH", str(tmp_path / "eval" / "feedback.jsonl"))
     return tmp_path
 
