@@ -13,6 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 from rag.catalogue.corpus import write_fiches
 from rag.catalogue.fiche import ACTEUR, ECHELLE, LIEN, TYPE_ACTEUR, VILLE, Fiche
+from rag.config import load_settings
+from rag.conversations import ConversationStore
+from rag.ui.state import Turn
 from tests.conftest import BUNDLED_FICHES, ROOT  # noqa: F401 - ROOT is re-exported
 
 INJECTION_ID = "guichet-piege-de-quimperle"
@@ -85,3 +88,26 @@ def use_env(monkeypatch: pytest.MonkeyPatch, data_dir: Path, backend: str = "ext
     monkeypatch.setenv("RAG_BACKEND", backend)
     for name in ("RAG_CORPUS_DIR", "RAG_DATABASE_URL", "RAG_CONTEXT_WINDOW"):
         monkeypatch.delenv(name, raising=False)
+
+
+BREST_QUESTION = "Comment la mairie de Brest a-t-elle réaménagé le hall d'accueil de l'hôtel de ville ?"
+
+
+def store_of(data_dir: Path) -> ConversationStore:
+    """The conversations database the app writes to (another handle on the same file)."""
+    return ConversationStore.from_settings(load_settings(data_dir=data_dir))
+
+
+def turns(at: AppTest) -> list[Turn]:
+    return at.session_state["chat"].turns
+
+
+def assistant_texts(at: AppTest, index: int = -1) -> list[str]:
+    """The readable Markdown of an assistant message (the last by default)."""
+    message = [m for m in at.chat_message if m.name == "assistant"][index]
+    return [unescape(m.value) for m in message.markdown]
+
+
+def card_titles(at: AppTest) -> list[str]:
+    """Titles "[n] Titre › Section" of the source cards (headings) of the last answer."""
+    return [t.removeprefix("### ") for t in assistant_texts(at) if t.startswith("### [")]

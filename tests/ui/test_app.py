@@ -20,45 +20,29 @@ from streamlit.elements.lib import policies
 from streamlit.testing.v1 import AppTest
 
 from rag.config import load_settings
-from rag.conversations import LOCAL_USER, ConversationStore, user_id_from_claims
+from rag.conversations import LOCAL_USER, user_id_from_claims
 from rag.conversations.export import conversation_markdown
-from rag.ui.state import Pending, Turn
+from rag.ui.state import Pending
 from tests.support.conversations import answer
 from tests.support.fake_llm_server import FakeLLMServer, Scenario
 from tests.support.ui_fixtures import (
+    BREST_QUESTION,
     INJECTION_QUESTION,
     ROOT,
     ask,
+    assistant_texts,
+    card_titles,
     corpus_with_injection,
     start,
+    store_of,
+    turns,
     unescape,
     unescaped_markup,
 )
 
-BREST_QUESTION = "Comment la mairie de Brest a-t-elle réaménagé le hall d'accueil de l'hôtel de ville ?"
 BREST_TITLE = "Accueil en Mairie de brest"
 BREST = "accueil-en-mairie-de-brest"
 TIMEOUT = 120
-
-
-def store_of(data_dir: Path) -> ConversationStore:
-    """The conversations database the app writes to (another handle on the same file)."""
-    return ConversationStore.from_settings(load_settings(data_dir=data_dir))
-
-
-def turns(at: AppTest) -> list[Turn]:
-    return at.session_state["chat"].turns
-
-
-def assistant_texts(at: AppTest, index: int = -1) -> list[str]:
-    """The readable Markdown of an assistant message (the last by default)."""
-    message = [m for m in at.chat_message if m.name == "assistant"][index]
-    return [unescape(m.value) for m in message.markdown]
-
-
-def card_titles(at: AppTest) -> list[str]:
-    """Titles "[n] Titre › Section" of the source cards (headings) of the last answer."""
-    return [t.removeprefix("### ") for t in assistant_texts(at) if t.startswith("### [")]
 
 
 def card_facts(at: AppTest) -> list[str]:

@@ -12,8 +12,7 @@ from streamlit.testing.v1 import AppTest
 from rag.config import load_settings
 from rag.conversations import LOCAL_USER
 from tests.support.fake_llm_server import FakeLLMServer, Window, closed_port_url
-from tests.support.ui_fixtures import ask, start, unescape
-from tests.ui.test_app import BREST_QUESTION, card_titles, store_of, turns
+from tests.support.ui_fixtures import BREST_QUESTION, ask, card_titles, start, store_of, turns, unescape
 
 TIMEOUT = 120
 URL_KEY = "opt_base_url_openai"
