@@ -93,30 +93,44 @@ QUESTION_GENERIC = stop_words(
 asks whether anything besides names is asked."""
 
 
-_MARKUP = re.compile(r"<!--.*?-->|</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>", re.DOTALL)
+HTML_ELEMENTS = frozenset("""
+a abbr article aside audio b big blockquote body br button caption center cite code col colgroup dd del details
+dfn div dl dt em embed fieldset figcaption figure font footer form h1 h2 h3 h4 h5 h6 head header hr html i
+iframe img input ins kbd label legend li link main mark meta nav noscript object ol option p picture pre q s
+samp section select small source span strike strong style sub summary sup svg table tbody td textarea tfoot th
+thead time title tr tt u ul var video wbr
+""".split())
+"""The HTML element names :func:`strip_markup` removes: « <Brest> » or « x<y and y>z »
+are the user's words, not tags."""
+_ELEMENTS = "|".join(sorted(HTML_ELEMENTS, key=len, reverse=True))
+_MARKUP = re.compile(rf"<!--.*?-->|<(script|style)\b[^<>]*>.*?</\1\s*>|</?(?:{_ELEMENTS})(?:[\s/][^<>]*)?>",
+                     re.DOTALL | re.IGNORECASE)
 
 
 def strip_markup(text: str) -> str:
-    """``text`` without HTML tags and comments, entities decoded when there were tags: a
-    question pasted from a web page or an e-mail (« <b>accueil</b> &amp; mairie ») is
-    searched for its words, not for ``b`` and ``amp``. A lone ``<`` or ``>`` (« moins de
-    <10 min ») is not a tag and stays."""
+    """``text`` without HTML tags and comments (a script or style element with its
+    content), entities decoded when there were tags: a question pasted from a web page or
+    an e-mail (« <b>accueil</b> &amp; mairie ») is searched for its words, not for ``b``
+    and ``amp``. Only :data:`HTML_ELEMENTS` count as tags; a lone ``<`` or ``>`` (« moins
+    de <10 min ») stays."""
     stripped = _MARKUP.sub(" ", text)
     return html.unescape(stripped) if stripped != text else text
 
 
 def clean_question(raw: object, max_chars: int) -> tuple[str, list[str]]:
-    """Strip HTML markup, control characters and extra blanks; truncate an over-long question.
+    """Strip HTML markup (said in a notice), control characters and extra blanks;
+    truncate an over-long question.
 
     Returns the question and French notices for the user. Empty -> :class:`InputError`.
     """
     if not isinstance(raw, str):
         raise InputError("la question doit être du texte")
-    text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in strip_markup(raw))
+    unmarked = strip_markup(raw)
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in unmarked)
     text = " ".join(text.split())
     if not text:
         raise InputError("question vide : posez une question sur le catalogue, par ex. « initiatives à Nantes »")
-    notices = []
+    notices = ["Balises HTML retirées de la question (texte collé d'une page web ?)."] if unmarked != raw else []
     if len(text) > max_chars:
         text = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
         notices.append(f"Question trop longue : seuls ses {max_chars} premiers caractères ont été pris en compte.")

@@ -45,11 +45,17 @@ def test_clean_question() -> None:
 @pytest.mark.parametrize(("raw", "clean"), [
     ("<b>borne</b> d'accueil <i>mobile</i>", "borne d'accueil mobile"),
     ('<p class="x">accueil &amp; mairie&nbsp;?</p>', "accueil & mairie ?"),
-    ("<!-- note -->Brest<br>Nantes", "Brest Nantes"),
-    ("<script>alert(1)</script> CDAS", "alert(1) CDAS"),
-    ("attente de moins de <10 min et > 5 min", "attente de moins de <10 min et > 5 min"),
-    ("a < b et c > d", "a < b et c > d"),
-    ("accueil &amp; mairie", "accueil &amp; mairie"),  # no tag: typed as is
+    ("<!-- note -->Brest<br>Nantes<BR/>Quimper", "Brest Nantes Quimper"),
+    ("<script>alert(1)</script> CDAS <style>p {color: red}</style>", "CDAS"),
+    ('<a href="https://x.fr">France Services</a>', "France Services"),
 ])
-def test_clean_question_strips_markup(raw: str, clean: str) -> None:
-    assert clean_question(raw, 500) == (clean, [])
+def test_clean_question_strips_markup_and_says_so(raw: str, clean: str) -> None:
+    assert clean_question(raw, 500) == (clean, ["Balises HTML retirées de la question (texte collé d'une page web ?)."])
+
+
+@pytest.mark.parametrize("typed", [
+    "attente de moins de <10 min et > 5 min", "a < b et c > d", "accueil &amp; mairie",  # no tag: as typed
+    "Que fait <Brest> ?", "parlent de <France Services> ?", "x<y and y>z", "<3", "x <= y", "1<2>3",
+])
+def test_words_in_angle_brackets_are_the_users(typed: str) -> None:
+    assert clean_question(typed, 500) == (typed, [])
