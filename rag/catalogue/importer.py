@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.catalogue.cleaning import clean_line, dedup_lines
-from rag.catalogue.corpus import load_corpus, write_fiches
+from rag.catalogue.corpus import load_corpus, restore_interrupted, write_fiches
 from rag.catalogue.export_format import classify, decode_export
 from rag.catalogue.export_parser import Draft, ExportParser
 from rag.catalogue.fiche import MULTI_VALUED, Fiche, slugify
@@ -122,6 +122,7 @@ def import_export(path: Path | str, out_dir: Path | str, denylist_path: Path | s
     and région; a place missing from the table is a warning, not an error.
     """
     path, out_dir = Path(path), Path(out_dir)
+    restore_interrupted(out_dir)  # before reading its ids: a killed import's folder counts
     if not path.is_file():
         what = "est un dossier" if path.is_dir() else "est introuvable"
         raise ImportFailed(f"l'export {path} {what} : donnez le chemin d'un fichier d'export .txt")

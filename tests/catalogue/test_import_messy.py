@@ -43,6 +43,21 @@ def test_a_later_export_updates_the_slug_twin_it_names_not_the_first_one(tmp_pat
     assert fiches["meme-titre-2"].sections == {"Description": "Deux, corrigé."}
 
 
+def test_slug_twins_stay_apart_when_importing_after_a_killed_import(tmp_path):
+    """After an import killed between its two renames (the catalogue only in
+    ``.fiches.old-*``), the ids of the catalogue's files were read before the folder was
+    put back: none were seen, and the second slug twin overwrote the first one."""
+    out = tmp_path / "fiches"
+    import_export(export(tmp_path / "a.txt", "Même titre", "Même titre", "Description", "Un.",
+                         "MÊME TITRE !", "MÊME TITRE !", "Description", "Deux."), out, DENYLIST)
+    out.rename(tmp_path / ".fiches.old-k1ll3d")  # the state between write_fiches' two renames
+    (tmp_path / ".fiches.new-k1ll3d").mkdir()
+    report = import_export(export(tmp_path / "b.txt", "MÊME TITRE !", "MÊME TITRE !", "Description",
+                                  "Deux, corrigé."), out, DENYLIST)
+    assert [f.id for f in report.fiches] == ["meme-titre-2"]
+    assert titles_by_id(out) == {"meme-titre": "Même titre", "meme-titre-2": "MÊME TITRE !"}
+
+
 def test_a_new_slug_twin_in_a_later_export_gets_a_free_id(tmp_path):
     out = tmp_path / "fiches"
     import_export(export(tmp_path / "a.txt", "Même titre", "Même titre", "Description", "Un."), out, DENYLIST)
