@@ -209,7 +209,13 @@ class Profile:
 def profile(fiches: Catalogue, embedder: Embedder) -> Profile:
     """The catalogue's :class:`Profile`, built on first use and cached in the catalogue
     (about 2 s for the bundled one with ``use``)."""
-    return fiches.derived(f"abstention-profile:{embedder.name}", lambda: _build_profile(fiches, embedder))
+    return fiches.derived(profile_key(embedder.name), lambda: _build_profile(fiches, embedder))
+
+
+def profile_key(embedder: str) -> str:
+    """The name under which the catalogue keeps the profile for the embedder ``embedder``
+    (``fiches.has_derived(profile_key(…))``: is it built yet?)."""
+    return f"abstention-profile:{embedder}"
 
 
 def _build_profile(fiches: Catalogue, embedder: Embedder) -> Profile:

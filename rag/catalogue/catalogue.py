@@ -65,6 +65,12 @@ class Catalogue(Mapping[str, Fiche]):
                 self._derived[name] = build()
             return self._derived[name]  # type: ignore[return-value]
 
+    def has_derived(self, name: str) -> bool:
+        """Whether :meth:`derived` already holds ``name`` (built at start-up, or by an
+        earlier question)."""
+        with self._lock:
+            return name in self._derived
+
     def __getitem__(self, fiche_id: str) -> Fiche:
         return self._fiches[fiche_id]
 

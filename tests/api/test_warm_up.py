@@ -1,12 +1,13 @@
 """Start-up loads what the first question would otherwise wait for, the catalogue's
 abstention profile included: after the API's start-up (a real uvicorn server) and after
 the MCP server's :meth:`Services.preload`, the catalogue's derived cache holds it
-(seen through the public ``Catalogue.derived``: a cached value is returned unbuilt)."""
+(seen through ``Catalogue.has_derived``)."""
 
 from __future__ import annotations
 
 import pytest
 
+from rag.answer.abstention import profile_key
 from rag.api.app import create_app
 from rag.config import Settings, load_settings
 from rag.services import Services
@@ -22,9 +23,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 def profile_cached(services: Services) -> bool:
     """Is the abstention profile of the services' embedder already in the catalogue?"""
-    built: list[bool] = []
-    services.fiches.derived(f"abstention-profile:{services.retriever.embedder.name}", lambda: built.append(True))
-    return not built
+    return services.fiches.has_derived(profile_key(services.retriever.embedder.name))
 
 
 def test_the_api_start_up_builds_the_abstention_profile(settings: Settings) -> None:

@@ -478,16 +478,15 @@ def test_catalogue_page_browse_search_charts_with_tables_compare(app_env: Path) 
 
 def _profile_state() -> None:
     """AppTest script: is the shared Services' index checked and the abstention profile
-    already built (``derived`` returns a cached value without calling the builder)?"""
+    already built?"""
     import streamlit as st
 
+    from rag.answer.abstention import profile_key
     from rag.ui.services import get_app_services
 
     app = get_app_services()
-    embedder = app.services.settings.embedder
-    built: list[bool] = []
-    app.services.fiches.derived(f"abstention-profile:{embedder}", lambda: built.append(True))
-    st.write(f"ready={app.ready} profile={not built}")
+    built = app.services.fiches.has_derived(profile_key(app.services.settings.embedder))
+    st.write(f"ready={app.ready} profile={built}")
 
 
 def test_the_first_page_load_preloads_what_the_first_question_needs(app_env: Path, tmp_path: Path,
