@@ -13,7 +13,7 @@ from rag.config import ROOT, load_settings
 from rag.conversations import ConversationStore
 from rag.errors import ConfigError, InputError
 from rag.search.evaluation import load_questions
-from tests.conversations.read_only import read_only_folder, unprivileged
+from tests.support.read_only import read_only_folder, unprivileged
 
 BREST = "accueil-en-mairie-de-brest"
 

@@ -17,8 +17,8 @@ from rag.config import load_settings
 from rag.conversations import LOCAL_USER, ConversationStore
 from rag.conversations.store import RETOURS_LIMIT
 from rag.ui.retours import SHOWN_PER_GROUP
-from tests.conversations.read_only import read_only_folder, unprivileged
 from tests.support.conversations import answer, not_covered
+from tests.support.read_only import read_only_folder, unprivileged
 from tests.support.ui_fixtures import ROOT, unescape, use_env
 
 BREST = "accueil-en-mairie-de-brest"

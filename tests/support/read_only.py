@@ -32,8 +32,9 @@ def read_only_folder(files: Mapping[str, str] | None = None) -> Iterator[Path]:
 @contextmanager
 def unprivileged() -> Iterator[None]:
     """The block without root's right to write anywhere: when the tests run as root, with
-    the effective uid of nobody (``os.seteuid``, undone after it; ``test_faults.py`` does
-    the same in a child process). A no-op for another user."""
+    the effective uid of nobody (``os.seteuid``, undone after it). The uid is the whole
+    process's, so keep the block to the one call under test (``test_faults.py`` forks a
+    child instead, where several calls run). A no-op for another user."""
     root = os.geteuid() == 0
     if root:
         os.seteuid(NOBODY)
