@@ -31,7 +31,7 @@ from rag.answer.backends.base import DEFAULT_CONTEXT_WINDOW, Backend, ContextOve
 from rag.answer.citations import CitationStream
 from rag.answer.evidence import SENTENCE_CHARS, sentence_similarity, split_passages
 from rag.answer.hyde import search_text
-from rag.answer.prompting import SAFETY, Prompts, build_messages
+from rag.answer.prompting import MIN_ANSWER_TOKENS, SAFETY, Prompts, build_messages
 from rag.answer.question import History, standalone_question
 from rag.answer.sources import evidence_summary, make_sources, numbering, order_sources, renumber_passages
 from rag.answer.support import Similarity, embedder_similarity, unsupported
@@ -273,14 +273,13 @@ def _request(question: str, passages: list[Passage], engine: Backend, prompts: P
     if refused is not None:
         window, safety = _after_refusal(*refused, window)
         origin = "apprise d'un refus du serveur"
+    build = functools.partial(build_messages, passages=passages, prompts=prompts, context_window=window,
+                              max_tokens=max_tokens, safety=safety)
     try:
-        built = build_messages(question, passages, prompts, context_window=window, max_tokens=max_tokens,
-                               safety=safety)
+        built = build(question)
     except ConfigError:  # the question and the instructions leave no room for a passage
-        raise ContextOverflow(engine.name, f"la question est trop longue pour la fenêtre de contexte du modèle "
-                              f"({window} tokens) : avec les consignes, il n'y reste pas la place d'un passage ; "
-                              f"raccourcissez la question, ou choisissez un modèle à plus grande fenêtre (taille : "
-                              f"{origin})", window) from None
+        answer = min(max_tokens, MIN_ANSWER_TOKENS)
+        raise ContextOverflow(engine.name, _too_small(question, build, window, origin, answer), window) from None
     if built.dropped:
         notices.append(f"{built.dropped} passage(s) écarté(s) pour tenir dans la fenêtre de contexte du modèle.")
     if built.max_tokens < max_tokens:
@@ -288,6 +287,22 @@ def _request(question: str, passages: list[Passage], engine: Backend, prompts: P
                        f"la fenêtre de contexte du modèle ({window} tokens).")
     return GenerationRequest(question=question, passages=built.passages, messages=built.messages,
                              max_tokens=built.max_tokens, context_window=window), built.passages
+
+
+def _too_small(question: str, build: Callable[[str], object], window: int, origin: str, answer: int) -> str:
+    """Why no prompt fits ``window``: the question, when the instructions alone would
+    leave room for a passage and a short answer (``build("")`` succeeds); else the
+    instructions and the answer themselves, whatever the question."""
+    try:
+        build("")
+    except ConfigError:
+        return (f"la fenêtre de contexte du modèle ({window} tokens ; taille : {origin}) ne peut contenir les "
+                f"consignes, un passage et une réponse d'au moins {answer} tokens, quelle que soit la "
+                "question : augmentez RAG_CONTEXT_WINDOW (si le serveur accepte davantage), ou choisissez un "
+                "modèle à plus grande fenêtre")
+    return (f"la question ({count_tokens(question)} tokens) est trop longue pour la fenêtre de contexte du modèle "
+            f"({window} tokens) : avec les consignes, il n'y reste pas la place d'un passage ; raccourcissez la "
+            f"question, ou choisissez un modèle à plus grande fenêtre (taille : {origin})")
 
 
 def _after_refusal(overflow: ContextOverflow, sent: GenerationRequest, window: int) -> tuple[int, float]:

@@ -78,7 +78,8 @@ def test_a_window_too_small_even_for_the_instructions_is_a_readable_error_and_th
     fake_llm.window = Window(1024, advertise="vllm", scale=4.0)  # the retry's margin cannot hold the rules
     result = openai(hashed, fake_llm).result
     assert len(fake_llm.chat_hits()) == 1 and result.sources and result.answer == ""
-    assert "fenêtre de contexte du modèle (1024 tokens)" in result.error and "raccourcissez la question" in result.error
+    assert "fenêtre de contexte du modèle (1024 tokens" in result.error and "consignes" in result.error
+    assert "raccourcissez" not in result.error and "RAG_CONTEXT_WINDOW" in result.error, result.error
 
 
 def test_ollama_gets_num_ctx_from_api_show_and_the_prompt_fits_it(hashed: Services, fake_llm: FakeLLMServer) -> None:

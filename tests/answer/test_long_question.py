@@ -15,11 +15,11 @@ LONG = ("Nous voulons repenser le hall d'accueil de la mairie, la signalétique,
 
 def test_a_question_too_long_for_the_learnt_window_says_to_shorten_it(hashed: Services,
                                                                        fake_llm: FakeLLMServer) -> None:
-    fake_llm.window = Window(512, advertise="none", refusal="vllm")
+    fake_llm.window = Window(1024, advertise="none", refusal="vllm")
     result = ask(LONG[:1900], hashed, backend="openai", base_url=fake_llm.url + "/v1", model="test-model").result
     assert len(fake_llm.chat_hits()) == 1  # refused once; nothing smaller could be sent
     assert not any("renvoyée" in notice for notice in result.notices), result.notices
-    assert result.error and "raccourcissez la question" in result.error and "(512 tokens)" in result.error
+    assert result.error and "raccourcissez la question" in result.error and "(1024 tokens)" in result.error
     assert result.sources and result.answer == ""  # the sources stay
 
 
@@ -28,9 +28,21 @@ def test_once_the_window_is_known_a_question_too_long_keeps_its_sources(hashed: 
     """The window announced (or learnt before): nothing is sent, and the answer reports it
     with the sources, as a refusal would (it raised out of ``ask``, sources lost, and
     blamed a RAG_CONTEXT_WINDOW nobody set)."""
-    fake_llm.window = Window(512, advertise="vllm")
+    fake_llm.window = Window(1024, advertise="vllm")
     result = ask(LONG[:1900], hashed, backend="openai", base_url=fake_llm.url + "/v1", model="test-model").result
     assert not fake_llm.chat_hits()
-    assert result.error and "raccourcissez la question" in result.error and "(512 tokens)" in result.error
+    assert result.error and "raccourcissez la question" in result.error and "(1024 tokens)" in result.error
     assert "max_model_len" in result.error and "RAG_CONTEXT_WINDOW" not in result.error, result.error
     assert result.sources and result.answer == ""
+
+
+def test_a_short_question_in_a_window_too_small_for_the_instructions_blames_the_window(
+        hashed: Services, fake_llm: FakeLLMServer) -> None:
+    """« Brest ? » in 300 tokens: the instructions and a short answer do not fit whatever
+    the question, so the advice is a larger window or model, not a shorter question."""
+    result = ask("Brest ?", hashed, backend="openai", base_url=fake_llm.url + "/v1", model="test-model",
+                 context_window=300).result
+    assert not fake_llm.chat_hits() and result.sources and result.answer == ""
+    assert result.error and "raccourcissez" not in result.error, result.error
+    assert "(300 tokens ; taille : réglage RAG_CONTEXT_WINDOW)" in result.error and "consignes" in result.error
+    assert "augmentez RAG_CONTEXT_WINDOW" in result.error and "plus grande fenêtre" in result.error
