@@ -72,7 +72,10 @@ def _already_there(path: Path, question: str, gold: list[str]) -> bool:
 def eval_line(question: str, expected_fiche_ids: Sequence[str], typed: str | None = None) -> str:
     """The entry as one JSONL line (no newline), for the file or to be copied by hand;
     ``typed``: the words the user typed, when ``question`` is their standalone form."""
-    text, gold = _entry(question, expected_fiche_ids)
+    return _line(*_entry(question, expected_fiche_ids), typed)
+
+
+def _line(text: str, gold: list[str], typed: str | None) -> str:
     entry: dict[str, object] = {"q": text, "gold": gold, "kind": KIND}
     if typed and typed.strip():
         entry["typed"] = " ".join(typed.split())
@@ -85,7 +88,7 @@ def append_to_eval_set(question: str, expected_fiche_ids: Sequence[str], path: P
     cover it) to ``path``; False when the same entry is already there. ``typed``: the
     follow-up as typed when ``question`` is its standalone form (kept beside it)."""
     text, gold = _entry(question, expected_fiche_ids)
-    line = eval_line(text, gold, typed) + "\n"
+    line = _line(text, gold, typed) + "\n"
     path = Path(path)
     try:
         if _already_there(path, text, gold):

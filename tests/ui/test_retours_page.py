@@ -27,7 +27,7 @@ MANY = SHOWN_PER_GROUP + 7
 
 
 @pytest.fixture
-def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def retours_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Env for the app (:func:`use_env`) with a fresh conversations database and
     an eval set of the test's own."""
     use_env(monkeypatch, tmp_path)
@@ -50,8 +50,8 @@ def items(at: AppTest, group: str) -> int:
     return sum(s.key.startswith(f"expected_{group}_") for s in at.selectbox)
 
 
-def test_a_big_group_shows_its_newest_items_then_the_others_on_request(app_env: Path) -> None:
-    rated_down(app_env, MANY)
+def test_a_big_group_shows_its_newest_items_then_the_others_on_request(retours_env: Path) -> None:
+    rated_down(retours_env, MANY)
     at = AppTest.from_file(str(ROOT / RETOURS), default_timeout=120)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -74,8 +74,8 @@ def _project_eval_set() -> str | None:
 
 
 def test_the_eval_set_is_the_setting_and_a_read_only_folder_loses_nothing(
-        app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    rated_down(app_env, 1)
+        retours_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rated_down(retours_env, 1)
     in_project = _project_eval_set()
     with read_only_folder() as folder:
         monkeypatch.setenv("RAG_FEEDBACK_EVAL_PATH", str(folder / "feedback.jsonl"))
@@ -92,7 +92,7 @@ def test_the_eval_set_is_the_setting_and_a_read_only_folder_loses_nothing(
         assert line["gold"] == [BREST] and line["kind"] == "feedback" and line["q"].startswith("Question 0")
         assert not (folder / "feedback.jsonl").exists()
 
-    writable = app_env / "ailleurs" / "retours.jsonl"
+    writable = retours_env / "ailleurs" / "retours.jsonl"
     monkeypatch.setenv("RAG_FEEDBACK_EVAL_PATH", str(writable))
     at.run()
     at.button(key=f"eval_{key}").click().run()
@@ -102,8 +102,8 @@ def test_the_eval_set_is_the_setting_and_a_read_only_folder_loses_nothing(
     assert _project_eval_set() == in_project  # the project's eval/ untouched
 
 
-def test_a_follow_up_shows_and_adds_its_standalone_question(app_env: Path) -> None:
-    store = ConversationStore.from_settings(load_settings(data_dir=app_env))
+def test_a_follow_up_shows_and_adds_its_standalone_question(retours_env: Path) -> None:
+    store = ConversationStore.from_settings(load_settings(data_dir=retours_env))
     conversation = store.create_conversation(LOCAL_USER)
     standalone = "Que fait Brest pour l'accueil des usagers à Nantes ?"
     for typed, searched in (("Que fait Brest ?", "que fait  Brest ?"), ("et à Nantes ?", standalone)):
@@ -118,15 +118,15 @@ def test_a_follow_up_shows_and_adds_its_standalone_question(app_env: Path) -> No
     assert not [m for m in shown if "Question autonome" in m and "que fait  Brest" in m]  # same words: not shown
     for key in [s.key[len("expected_"):] for s in at.selectbox if s.key.startswith(f"expected_i_{BREST}_")]:
         at.button(key=f"eval_{key}").click().run()
-    lines = [json.loads(x) for x in (app_env / "eval" / "feedback.jsonl").read_text(encoding="utf-8").splitlines()]
+    lines = [json.loads(x) for x in (retours_env / "eval" / "feedback.jsonl").read_text(encoding="utf-8").splitlines()]
     assert sorted(lines, key=len) == [
         {"q": "Que fait Brest ?", "gold": [BREST], "kind": "feedback"},
         {"q": standalone, "gold": [BREST], "kind": "feedback", "typed": "et à Nantes ?"},
     ]
 
 
-def test_beyond_the_limit_the_page_says_it_lists_the_newest_only(app_env: Path) -> None:
-    store = ConversationStore.from_settings(load_settings(data_dir=app_env))
+def test_beyond_the_limit_the_page_says_it_lists_the_newest_only(retours_env: Path) -> None:
+    store = ConversationStore.from_settings(load_settings(data_dir=retours_env))
     conversation = store.create_conversation(LOCAL_USER)
     for i in range(RETOURS_LIMIT + 1):
         store.add_turn(conversation.id, LOCAL_USER, not_covered(f"Question {i} hors catalogue ?"))
