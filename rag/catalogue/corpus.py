@@ -269,16 +269,36 @@ def write_fiches(fiches: Iterable[Fiche], out_dir: Path | str) -> list[Path]:
 
 def restore_interrupted(out_dir: Path) -> bool:
     """Put back the catalogue folder a :func:`write_fiches` killed between its two renames
-    left aside as ``.<name>.old-*`` (``out_dir`` then missing): the previous state stays
-    usable after an interrupted import. Returns whether it did."""
+    left aside (``out_dir`` missing, ``.<name>.old-S`` beside its stage ``.<name>.new-S``:
+    exactly that state; mtimes cannot tell, a stage gets its source's). Any other backup
+    (a kill after the second rename; its catalogue maybe deleted since, on purpose), or
+    one that cannot be renamed, is left alone with a warning. Returns whether it did."""
     if out_dir.exists() or not out_dir.parent.is_dir():
         return False
-    backups = sorted(out_dir.parent.glob(f".{out_dir.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if not backups or not backups[-1].is_dir():
+    backups = sorted(p for p in out_dir.parent.glob(f".{out_dir.name}.old-*") if p.is_dir())
+    paired = [p for p in backups if _stage_of(p).is_dir()]
+    chosen = paired[0] if len(paired) == 1 else None
+    for backup in backups:
+        if backup != chosen:
+            log.warning("sauvegarde %s laissée telle quelle : rien ne dit que c'est le dernier état du "
+                        "catalogue ; renommez-la en %s pour la restaurer", backup, out_dir.name)
+    if chosen is None:
         return False
-    backups[-1].rename(out_dir)
-    log.warning("import interrompu : le dossier du catalogue %s a été restauré depuis %s", out_dir, backups[-1].name)
+    try:
+        chosen.rename(out_dir)
+    except OSError as exc:
+        log.warning("import interrompu : le dossier du catalogue %s n'a pas pu être restauré depuis %s (%s) ; "
+                    "renommez-le en %s", out_dir, chosen, exc.strerror, out_dir.name)
+        return False
+    log.warning("import interrompu : le dossier du catalogue %s a été restauré depuis %s ; relancez l'import "
+                "(le dossier %s peut être supprimé)", out_dir, chosen.name, _stage_of(chosen).name)
     return True
+
+
+def _stage_of(backup: Path) -> Path:
+    """The stage ``.<name>.new-S`` that :func:`write_fiches` paired with backup ``.<name>.old-S``."""
+    head, _, suffix = backup.name.rpartition(".old-")
+    return backup.with_name(f"{head}.new-{suffix}")
 
 
 def _read(path: Path) -> bytes | None:

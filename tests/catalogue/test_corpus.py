@@ -167,4 +167,48 @@ def test_an_import_killed_between_its_renames_leaves_the_catalogue_usable(tmp_pa
         write_fiches([Fiche(id="c", title="C")], out)
         before["c.md"] = (out / "c.md").read_bytes()
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert "restauré" in caplog.text and not (tmp_path / ".fiches.old-k1ll3d").exists()
+    assert "restauré depuis .fiches.old-k1ll3d" in caplog.text and not (tmp_path / ".fiches.old-k1ll3d").exists()
+    assert "le dossier .fiches.new-k1ll3d peut être supprimé" in caplog.text
+
+
+def test_a_lone_backup_is_not_restored(tmp_path, caplog):
+    """A ``.fiches.old-*`` without its ``.fiches.new-*`` stage is not the state between
+    write_fiches' renames (a kill after the second one leaves it): the catalogue deleted
+    since, on purpose, came back at the next load."""
+    out = tmp_path / "fiches"
+    write_fiches([Fiche(id="a", title="A")], out)
+    out.rename(tmp_path / ".fiches.old-l0ne")
+    load = load_corpus(out)
+    assert load.fiches == [] and "introuvable" in load.errors[0].reason
+    assert f"sauvegarde {tmp_path / '.fiches.old-l0ne'} laissée telle quelle" in caplog.text
+    write_fiches([Fiche(id="b", title="B")], out)
+    assert sorted(p.name for p in out.iterdir()) == ["b.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".fiches.old-l0ne", "fiches"]
+
+
+@pytest.mark.parametrize(("killed", "stale"), [("aaaa", "zzzz"), ("zzzz", "aaaa")])
+def test_of_two_backups_the_one_beside_its_stage_is_restored(tmp_path, caplog, killed, stale):
+    """The newest mtime chose the backup, but a stage is a copy carrying its source's
+    mtime: a stale backup could be as new or newer, and came back instead."""
+    out = tmp_path / "fiches"
+    write_fiches([Fiche(id="stale", title="Ancienne")], tmp_path / "old")
+    write_fiches([Fiche(id="last", title="Dernière")], out)
+    out.rename(tmp_path / f".fiches.old-{killed}")
+    (tmp_path / f".fiches.new-{killed}").mkdir()
+    (tmp_path / "old").rename(tmp_path / f".fiches.old-{stale}")  # renamed last: the newest mtime
+    assert [f.id for f in load_corpus(out).fiches] == ["last"]
+    assert (tmp_path / f".fiches.old-{stale}").is_dir() and "laissée telle quelle" in caplog.text
+
+
+def test_a_backup_that_cannot_be_restored_is_a_warning_not_a_traceback(tmp_path, caplog):
+    """The rename back was unguarded: an English traceback on a read-only disk or a race.
+    Here a dangling link stands where the catalogue was (renaming a folder onto it fails)."""
+    out = tmp_path / "fiches"
+    write_fiches([Fiche(id="a", title="A")], out)
+    out.rename(tmp_path / ".fiches.old-k1ll3d")
+    (tmp_path / ".fiches.new-k1ll3d").mkdir()
+    out.symlink_to(tmp_path / "ailleurs")
+    load = load_corpus(out)
+    assert load.fiches == [] and "introuvable" in load.errors[0].reason
+    assert "n'a pas pu être restauré depuis" in caplog.text and "renommez-le en fiches" in caplog.text
+    assert (tmp_path / ".fiches.old-k1ll3d" / "a.md").is_file()
