@@ -24,11 +24,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import indexed_services  # noqa: E402
 
 from rag.answer.abstention import SUPPORTED, by_signals, lexical_support, prejudge, signals, top_cosine  # noqa: E402
-from rag.answer.evidence import passage_similarity  # noqa: E402
+from rag.answer.evidence import SENTENCE_CHARS, sentence_similarity, split_passages  # noqa: E402
 from rag.config import ROOT  # noqa: E402
+from rag.index.embeddings import Embedder  # noqa: E402
 from rag.search.evaluation import load_questions  # noqa: E402
 from rag.search.filters import infer_filters  # noqa: E402
 from rag.types import Passage  # noqa: E402
+
+
+def _similarity(embedder: Embedder, question: str, passages: list[Passage]) -> dict[str, float]:
+    """Each quotable sentence's cosine with the question, as the pipeline computes it."""
+    sentences = split_passages(passages, SENTENCE_CHARS).values()
+    return sentence_similarity(embedder, question, (s.text for ss in sentences for s in ss))
 
 
 def main() -> int:
@@ -48,7 +55,7 @@ def main() -> int:
         hits = services.retriever.search(question.q, k=settings.top_k, mode=settings.search_mode, filters=filters)
         cosine = top_cosine(services.retriever, question.q, filters)
         passages = [Passage(n=i, chunk=h.chunk, score=h.score, dense=h.dense) for i, h in enumerate(hits, 1)]
-        quote = max([cosine or 0.0, *passage_similarity(embedder, question.q, passages).values()])
+        quote = max([cosine or 0.0, *_similarity(embedder, question.q, passages).values()])
         found = signals(question.q, fiches, embedder, quote)
         ratio = found.head_share / max(found.quote, 1e-6)
         decision, by = prejudge(question.q, fiches, filtered=bool(filters)), "names"

@@ -117,9 +117,3 @@ def sentence_similarity(embedder: Embedder, question: str, texts: Iterable[str])
     vectors = embedder.embed_documents(unique)
     cosines = vectors @ np.asarray(embedder.embed_query(question))
     return {text: float(c) for text, c in zip(unique, cosines, strict=True)}
-
-
-def passage_similarity(embedder: Embedder, question: str, passages: list[Passage],
-                       max_chars: int = SENTENCE_CHARS) -> dict[str, float]:
-    """:func:`sentence_similarity` for every quotable sentence of ``passages``."""
-    return sentence_similarity(embedder, question, (s.text for p in passages for s in split_sentences(p, max_chars)))
