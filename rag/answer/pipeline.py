@@ -187,6 +187,7 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
     settings = services.settings
     text, notices = clean_question(question, settings.max_question_chars)
     explicit = check_filters(filters)
+    check_k(k)  # bad input refused before any costly work (the follow-up rewrite asks the model)
     engine = services.backend(backend, **backend_overrides)
     prompts = services.prompts()
     fiches = services.fiches
@@ -194,7 +195,6 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
     standalone = standalone_question(text, history, engine, prompts, place_of)
     inferred = place_of(standalone) if infer else {}
     wanted = {**inferred, **explicit}
-    check_k(k)
     k = place_depth(wanted, fiches, settings.top_k if k is None else k, settings.max_per_fiche)
     query = search_text(standalone, engine, prompts, settings.query_rewrite)
     hits = services.retriever.search(query, k=k, mode=settings.search_mode, filters=wanted)

@@ -150,6 +150,14 @@ def test_bad_questions(services: Services) -> None:
     assert any("trop longue" in notice for notice in result.notices)
 
 
+def test_a_bad_k_is_refused_before_the_follow_up_is_rewritten(hashed: Services, fake: FakeBackend) -> None:
+    """``k=0`` with an LLM and a history: refused before the model is asked to rewrite."""
+    history = [("quelles initiatives concernent les Maisons France Services ?", "…")]
+    with pytest.raises(InputError, match="k doit valoir au moins 1"):
+        ask("et en Vendée ?", hashed, backend="fake", history=history, k=0)
+    assert fake.requests == []
+
+
 # ---------------------------------------------------------------- follow-ups
 
 def test_extractive_followup_carries_the_subject(services: Services) -> None:
