@@ -128,6 +128,14 @@ _MOJIBAKE = re.compile("[ÃÂâÅ][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u
                        "\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]")
 """Two characters that UTF-8 bytes read as cp1252 give (« Ã© » for « é », « â€™ » for « ’ »)."""
 
+_LOST_NBSP = re.compile(r"(?<![A-ZÀ-ÖØ-Þ])Ã(?: (?![^\W\d_])|(?=\r?$))")
+"""« à » read as cp1252 is « Ã » + non-breaking space, which editors turn into a space
+(« Ã  Brest », « c'est-Ã -dire ») or drop at the line end: such an « Ã » ends a word.
+Never after a capital, where « Ã » is correct (« IRMÃ DULCE »)."""
+
+_LONE_A = re.compile(r"(?<![A-ZÀ-ÖØ-Þ])Ã(?= |\r?$)")
+"""An « Ã » ending a word but not after a capital: mojibake even when it cannot be undone."""
+
 
 def _as_cp1252_bytes(line: str) -> bytes | None:
     """The bytes a cp1252 reading turned into ``line`` (C1 controls stand for the five
@@ -143,22 +151,44 @@ def _as_cp1252_bytes(line: str) -> bytes | None:
     return bytes(out)
 
 
+def _looks_mojibake(line: str) -> bool:
+    """Does the line show the pairs of UTF-8 read as cp1252, or an « Ã » ending a word?"""
+    return bool(_MOJIBAKE.search(line) or _LONE_A.search(line))
+
+
+def _repair_line(line: str) -> str | None:
+    """``line`` read back as UTF-8 when it is mojibake that can be undone, else ``None``.
+
+    The lost non-breaking spaces of « Ã  » are put back first: a line holding them can
+    never be read strictly (« Ã » then a space is not UTF-8), so this only adds repairs."""
+    if not _looks_mojibake(line):
+        return None
+    raw = _as_cp1252_bytes(_LOST_NBSP.sub("Ã\xa0", line))
+    try:
+        return raw.decode("utf-8") if raw is not None else None
+    except UnicodeDecodeError:
+        return None
+
+
 def _repair_mojibake(text: str, source: str, warnings: list[str]) -> tuple[str, list[str]]:
     """The text with its mojibake lines (UTF-8 read as cp1252, then saved again) read back
-    as UTF-8, and a warning. A line is repaired only when it shows the mojibake pairs and
-    its bytes are valid UTF-8: correct text such as « ÂGE » or « São » is left alone."""
+    as UTF-8, and a warning. A line is repaired only when it shows the mojibake pairs (or
+    an « Ã » ending a word) and its bytes are valid UTF-8: correct text such as « ÂGE »,
+    « São » or « IRMÃ » is left alone. Lines that look like mojibake but cannot be
+    repaired (partly retyped, spaces collapsed) are reported."""
     lines = text.split("\n")
-    repaired = []
+    repaired, broken = [], []
     for index, line in enumerate(lines):
-        raw = _as_cp1252_bytes(line) if _MOJIBAKE.search(line) else None
-        try:
-            fixed = raw.decode("utf-8") if raw is not None else None
-        except UnicodeDecodeError:
-            fixed = None
+        fixed = _repair_line(line)
         if fixed is not None:
             lines[index] = fixed
             repaired.append(index + 1)
+        elif _looks_mojibake(line):
+            broken.append(index + 1)
     if repaired:
         warnings.append(f"{source}:{repaired[0]}: {len(repaired)} ligne(s) mal encodée(s) (« Ã© » pour « é ») "
                         "réparée(s) ; vérifiez les accents")
+    if broken:
+        warnings.append(f"{source}:{broken[0]}: {len(broken)} ligne(s) semblent mal encodée(s) (« Ã© » pour « é ») "
+                        "mais n'ont pas pu être réparée(s) : corrigez-les dans l'export")
     return "\n".join(lines), warnings

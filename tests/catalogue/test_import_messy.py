@@ -111,6 +111,38 @@ def test_correct_text_with_capital_accents_is_left_alone():
     assert decode_export(data, "x.txt") == (data.decode(), [])
 
 
+REPAIRED = "x.txt:1: 1 ligne(s) mal encodée(s) (« Ã© » pour « é ») réparée(s) ; vérifiez les accents"
+UNREPAIRED = ("x.txt:1: 1 ligne(s) semblent mal encodée(s) (« Ã© » pour « é ») mais n'ont pas pu être "
+              "réparée(s) : corrigez-les dans l'export")
+
+
+@pytest.mark.parametrize(("line", "fixed"), [
+    ("TÃ©lÃ©phone Ã  lâ€™accueil", "Téléphone à l’accueil"),
+    ("Bienvenue Ã  Brest", "Bienvenue à Brest"),
+    ("c'est-Ã -dire, voilÃ .", "c'est-à-dire, voilà."),
+    ("Il est dÃ©jÃ", "Il est déjà"),  # the space at the line end trimmed
+    ("Il est dÃ©jÃ\r", "Il est déjà\r"),
+])
+def test_mojibake_whose_non_breaking_space_became_a_space_is_repaired(line, fixed):
+    """« à » mis-encoded is « Ã » + a non-breaking space, which editors turn into a plain
+    space: such lines came back unchanged and without a warning."""
+    assert decode_export(f"{line}\nsuite".encode(), "x.txt") == (f"{fixed}\nsuite", [REPAIRED])
+
+
+@pytest.mark.parametrize("line", [
+    "Bienvenue Ã Brest",  # the two spaces of « Ã  » collapsed: « àBrest » would be a guess
+    "Ã©tÃ© à Brest",  # partly retyped: not one cp1252 reading of UTF-8 any more
+    "Prix : 5 € lâ€™Ã©tÃ©",
+])
+def test_mojibake_that_cannot_be_repaired_is_left_with_a_warning(line):
+    assert decode_export(line.encode(), "x.txt") == (line, [UNREPAIRED])
+
+
+def test_a_capital_a_tilde_ending_a_word_after_a_capital_is_correct_text():
+    data = "IRMÃ DULCE, JOÃO, SÃO PAULO, Ãngela\nAMANHÃ".encode()
+    assert decode_export(data, "x.txt") == (data.decode(), [])
+
+
 def test_an_unreadable_md_entry_is_reported_and_the_others_load(tmp_path):
     """A folder named ``x.md`` in the catalogue crashed loading (and importing into it)
     with an English IsADirectoryError traceback."""
