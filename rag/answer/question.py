@@ -26,9 +26,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 from rag.answer.backends.base import Backend
-from rag.answer.prompting import Prompts
+from rag.answer.prompting import Prompts, Template
 from rag.errors import InputError, RagError
-from rag.text import FOLLOWUP_GENERIC, fold_spaced
+from rag.text import FOLLOWUP_GENERIC, fold_spaced, squash
 from rag.text import LEXICAL_STOP_WORDS as STOP_WORDS
 from rag.types import GenerationRequest
 
@@ -113,20 +113,40 @@ def _conversation(turns: list[tuple[str, str]]) -> str:
 
 
 _SPEAKER = re.compile(r"^(?:utilisateur|assistant)\s*:", re.I)
+_MARK = "\x00"  # stands for the placeholders when the prompt's fixed text is read
+_ECHO_WORDS = 3
+"""A reply that is the first words of a prompt line is an echo from this many words on."""
 
 
-def _clean_rewrite(reply: str, question: str, instructions: str) -> str | None:
+def _prompt_starts(template: Template) -> list[str]:
+    """The fixed text each line of the rewrite prompt starts with (for a line holding a
+    placeholder, its text before it), squashed; lines starting with a placeholder give none."""
+    marked = template.render(conversation=_MARK, question=_MARK)
+    starts = (squash(line.split(_MARK)[0]) for line in marked.splitlines())
+    return [start for start in starts if start]
+
+
+def _echoes(text: str, starts: list[str]) -> bool:
+    """Whether ``text`` continues a prompt line (starts with its fixed text), or is one
+    cut short (at least :data:`_ECHO_WORDS` of its first words): a question that merely
+    starts with one of its words (« Si Nantes… », « Nouvelle Maison… ») is not."""
+    said = squash(text)
+    return any(said == start or said.startswith(start + " ")
+               or (start.startswith(said + " ") and len(said.split()) >= _ECHO_WORDS) for start in starts)
+
+
+def _clean_rewrite(reply: str, question: str, template: Template) -> str | None:
     """First line of the model's reply, unquoted; None when unusable: empty, too long, or
-    an echo of the prompt (a line of its ``instructions``, or a « Utilisateur : » /
-    « Assistant : » line of the conversation) — a small base model continues the prompt
-    instead of answering it, and « et à Nantes ? » was then searched without Nantes."""
+    an echo of the prompt (a line of the rewrite ``template``, see :func:`_echoes`, or a
+    « Utilisateur : » / « Assistant : » line of the conversation) — a small base model
+    continues the prompt instead of answering it, and « et à Nantes ? » was then searched
+    without Nantes."""
     lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
     if not lines:
         return None
     text = re.sub(r"^(?:question(?: réécrite| reformulée)?\s*:\s*)", "", lines[0], flags=re.I)
     text = text.strip(" \"'«»“”")
-    echoed = {fold_spaced(line.strip()) for line in instructions.splitlines() if line.strip()}
-    if _SPEAKER.match(text) or fold_spaced(text) in echoed:
+    if _SPEAKER.match(text) or _echoes(text, _prompt_starts(template)):
         return None
     return text if text and len(text) <= 3 * len(question) + 300 else None
 
@@ -143,8 +163,7 @@ def standalone_question(
         prompt = prompts.rewrite.render(conversation=_conversation(turns), question=question)
         request = GenerationRequest(question=question, passages=[], messages=[{"role": "user", "content": prompt}])
         try:
-            rewritten = _clean_rewrite(backend.complete(request), question,
-                                       prompts.rewrite.render(conversation="", question=""))
+            rewritten = _clean_rewrite(backend.complete(request), question, prompts.rewrite)
         except RagError as exc:
             log.warning("question rewrite failed, using the extractive rule: %s", exc)
             rewritten = None
