@@ -30,10 +30,11 @@ def fiche_texts(fiche: Fiche) -> list[str]:
 def fiche_matches(fiche: Fiche, query: str) -> bool:
     """Does the fiche say every word of ``query`` (case- and accent-insensitive), in its
     text, metadata or place (commune, « Finistère (29) », région)? A number matches only
-    a whole number (« 29 » is not in « 2029 »): the Catalogue page's search."""
+    a whole number (« 29 » is not in « 2029 »): the Catalogue page's search. The query's
+    punctuation separates words (« mairie, brest », « Brest. », « 29, »)."""
     haystack = fold_spaced(" ".join(fiche_texts(fiche)))
     words = set(squash(haystack).split())
-    return all(word in words if word.isdigit() else word in haystack for word in fold_spaced(query).split())
+    return all(word in words if word.isdigit() else word in haystack for word in squash(query).split())
 
 
 class PlaceName(NamedTuple):
