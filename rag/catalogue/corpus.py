@@ -28,7 +28,6 @@ YAML scalars are always read as strings (``Ville: 2024`` stays ``"2024"``). ``co
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
@@ -40,6 +39,7 @@ from pathlib import Path
 import yaml
 
 from rag.catalogue.fiche import MULTI_VALUED, PLACE_FIELDS, Fiche
+from rag.catalogue.folder import restore_interrupted
 from rag.errors import CorpusError
 
 HEADING_RE = re.compile(r"^##(?:[ \t]+(.*?))?[ \t]*$")
@@ -49,8 +49,6 @@ ESCAPED_RE = re.compile(r"^\\*##(?:[ \t]|$)")
 """A text line that must gain (on write) or lose (on read) one leading backslash."""
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-
-log = logging.getLogger(__name__)
 
 
 class _StringLoader(yaml.SafeLoader):
@@ -265,40 +263,6 @@ def write_fiches(fiches: Iterable[Fiche], out_dir: Path | str) -> list[Path]:
         shutil.rmtree(stage, ignore_errors=True)
         shutil.rmtree(backup, ignore_errors=True)
     return [out_dir / name for name in changed]
-
-
-def restore_interrupted(out_dir: Path) -> bool:
-    """Put back the catalogue folder a :func:`write_fiches` killed between its two renames
-    left aside (``out_dir`` missing, ``.<name>.old-S`` beside its stage ``.<name>.new-S``:
-    exactly that state; mtimes cannot tell, a stage gets its source's). Any other backup
-    (a kill after the second rename; its catalogue maybe deleted since, on purpose), or
-    one that cannot be renamed, is left alone with a warning. Returns whether it did."""
-    if out_dir.exists() or not out_dir.parent.is_dir():
-        return False
-    backups = sorted(p for p in out_dir.parent.glob(f".{out_dir.name}.old-*") if p.is_dir())
-    paired = [p for p in backups if _stage_of(p).is_dir()]
-    chosen = paired[0] if len(paired) == 1 else None
-    for backup in backups:
-        if backup != chosen:
-            log.warning("sauvegarde %s laissée telle quelle : rien ne dit que c'est le dernier état du "
-                        "catalogue ; renommez-la en %s pour la restaurer", backup, out_dir.name)
-    if chosen is None:
-        return False
-    try:
-        chosen.rename(out_dir)
-    except OSError as exc:
-        log.warning("import interrompu : le dossier du catalogue %s n'a pas pu être restauré depuis %s (%s) ; "
-                    "renommez-le en %s", out_dir, chosen, exc.strerror, out_dir.name)
-        return False
-    log.warning("import interrompu : le dossier du catalogue %s a été restauré depuis %s ; relancez l'import "
-                "(le dossier %s peut être supprimé)", out_dir, chosen.name, _stage_of(chosen).name)
-    return True
-
-
-def _stage_of(backup: Path) -> Path:
-    """The stage ``.<name>.new-S`` that :func:`write_fiches` paired with backup ``.<name>.old-S``."""
-    head, _, suffix = backup.name.rpartition(".old-")
-    return backup.with_name(f"{head}.new-{suffix}")
 
 
 def _read(path: Path) -> bytes | None:

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.catalogue.cleaning import clean_line, dedup_lines
-from rag.catalogue.corpus import load_corpus, restore_interrupted, write_fiches
+from rag.catalogue.corpus import load_corpus, write_fiches
 from rag.catalogue.export_format import classify, decode_export
 from rag.catalogue.export_parser import Draft, ExportParser
 from rag.catalogue.fiche import MULTI_VALUED, Fiche, slugify
+from rag.catalogue.folder import restore_interrupted
 from rag.catalogue.places import PlaceTable, load_places, place_fiche
 from rag.catalogue.spam import load_denylist
 from rag.errors import ImportFailed
