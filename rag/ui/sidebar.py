@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from rag.answer.backends import REGISTRY
+from rag.answer.backends import REGISTRY, backend_options, takes_llm_base_url
 from rag.catalogue.fiche import Fiche
 from rag.config import Settings
 from rag.errors import RagError
@@ -38,16 +38,20 @@ class ChatOptions:
     window_slot: DeltaGenerator | None = field(default=None, repr=False)  # filled by render_window
 
 
-def _default_url(settings: Settings, backend: str) -> str:
-    """The address an engine starts on: ``RAG_LLM_BASE_URL`` is that of ``RAG_BACKEND``'s
-    server (of every LLM engine when ``RAG_BACKEND`` is extractive); another engine starts
-    on its own default (Ollama's requests sent to an OpenAI server's /v1 all fail)."""
-    configured = REGISTRY.get(settings.backend)
-    applies = backend == settings.backend or configured is None or not configured.uses_llm
-    if settings.llm_base_url and applies:
-        return settings.llm_base_url
-    own = REGISTRY[backend].Options.model_fields.get("base_url")
-    return str(own.default) if own is not None and isinstance(own.default, str) else ""
+def _address(settings: Settings, backend: str) -> tuple[str, str]:
+    """The address engine ``backend`` starts on (its options' ``base_url``: the rule of
+    :mod:`rag.answer.backends`) and the field's help saying where it comes from."""
+    try:
+        url = str(getattr(backend_options(backend, settings), "base_url", ""))
+    except RagError:  # a malformed RAG_LLM_BASE_URL: shown as set, refused in French in the window line
+        url = settings.llm_base_url or ""
+    if settings.llm_base_url and takes_llm_base_url(backend, settings):
+        origin = "réglage RAG_LLM_BASE_URL"
+    else:
+        origin = f"adresse par défaut du moteur « {backend} »"
+        if settings.llm_base_url:
+            origin += f" ; RAG_LLM_BASE_URL est celle du moteur « {escape_markdown(settings.backend)} » (RAG_BACKEND)"
+    return url, f"Adresse du serveur du modèle ({origin})."
 
 
 def _engine(settings: Settings) -> tuple[str, dict[str, object], DeltaGenerator | None]:
@@ -62,9 +66,8 @@ def _engine(settings: Settings) -> tuple[str, dict[str, object], DeltaGenerator 
     overrides: dict[str, object] = {}
     slot = None
     if REGISTRY[backend].uses_llm:
-        url = st.text_input("Serveur (URL)", value=_default_url(settings, backend), key=f"opt_base_url_{backend}",
-                            help="Adresse du serveur du modèle (RAG_LLM_BASE_URL), par exemple "
-                                 "http://127.0.0.1:8080/v1 pour un serveur compatible OpenAI.")
+        address, where = _address(settings, backend)
+        url = st.text_input("Serveur (URL)", value=address, key=f"opt_base_url_{backend}", help=where)
         overrides["base_url"] = url.strip() or None
         model = st.text_input("Modèle", value=settings.llm_model or "", key="opt_model")
         overrides["model"] = model.strip() or None

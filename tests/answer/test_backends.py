@@ -540,6 +540,24 @@ class TestRegistry:
         assert (options.model, options.base_url, options.temperature) == ("m2", "http://h:1", 0.7)
         assert backend.options.api_key.get_secret_value() == SECRET
 
+    def test_the_llm_address_is_that_of_the_configured_engine_only(self) -> None:
+        """RAG_LLM_BASE_URL is RAG_BACKEND's server: another engine (``ask --backend ollama``,
+        the API, a cleared sidebar field) starts on its own address, not on the OpenAI
+        server's /v1; an explicit address still wins."""
+        openai_set = load_settings(backend="openai", llm_base_url="http://h:1/v1")
+        assert create_backend("openai", openai_set).options.base_url == "http://h:1/v1"
+        assert create_backend("ollama", openai_set).options.base_url == "http://127.0.0.1:11434"
+        assert create_backend("ollama", openai_set, base_url=None).options.base_url == "http://127.0.0.1:11434"
+        assert create_backend("ollama", openai_set, base_url="http://o:2").options.base_url == "http://o:2"
+        ollama_set = load_settings(backend="ollama", llm_base_url="http://o:2")
+        assert create_backend(None, ollama_set).options.base_url == "http://o:2"
+        assert create_backend("openai", ollama_set).options.base_url == "http://127.0.0.1:8000/v1"
+
+    def test_with_the_extractive_engine_the_llm_address_is_every_llm_engine_s(self) -> None:
+        extractive = load_settings(backend="extractive", llm_base_url="http://h:1/v1")
+        assert {create_backend(name, extractive).options.base_url for name in ("openai", "ollama")} == {
+            "http://h:1/v1"}
+
     def test_general_llm_override_ignored_by_extractive_but_typo_rejected(self, settings: Settings) -> None:
         assert create_backend("extractive", settings, model="x", temperature=0.1).name == "extractive"
         with pytest.raises(ConfigError, match="« openai » n'a pas d'option modle ; options valides : base_url"):

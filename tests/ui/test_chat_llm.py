@@ -78,15 +78,18 @@ def test_another_engine_starts_on_its_own_address(llm_env: FakeLLMServer) -> Non
     sidebar starts on Ollama's address, not on the OpenAI server's /v1 (every request
     there was a 404 read as « modèle inconnu »); back to openai, its address is kept."""
     at = start()
+    assert "réglage RAG_LLM_BASE_URL" in at.text_input(key=URL_KEY).help
     at.selectbox(key="opt_backend").set_value("ollama").run()
-    assert at.text_input(key="opt_base_url_ollama").value == "http://127.0.0.1:11434"
+    ollama = at.text_input(key="opt_base_url_ollama")
+    assert ollama.value == "http://127.0.0.1:11434"
+    assert "défaut du moteur « ollama »" in ollama.help and "celle du moteur « openai »" in ollama.help, ollama.help
     at.selectbox(key="opt_backend").set_value("openai").run()
     assert at.text_input(key=URL_KEY).value == llm_env.url + "/v1"
 
 
 
 def test_a_question_too_long_for_the_window_keeps_its_sources_and_is_stored(llm_env: FakeLLMServer) -> None:
-    llm_env.window = Window(512, advertise="vllm")
+    llm_env.window = Window(1024, advertise="vllm")  # 512 cannot hold the instructions, whatever the question
     question = ("Nous voulons repenser le hall d'accueil de la mairie, la signalétique, la confidentialité "
                 "des échanges et l'attente des usagers ; ") * 14
     at = ask(start(), question[:1900])
