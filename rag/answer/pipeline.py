@@ -28,6 +28,7 @@ from rag.answer.abstention import (
     top_cosine,
 )
 from rag.answer.backends.base import DEFAULT_CONTEXT_WINDOW, Backend, ContextOverflow
+from rag.answer.backends.http import HttpBackend
 from rag.answer.citations import CitationStream
 from rag.answer.evidence import SENTENCE_CHARS, sentence_similarity, split_passages
 from rag.answer.hyde import search_text
@@ -69,6 +70,22 @@ class AnswerContext(Protocol):
     def prompts(self) -> Prompts: ...
 
     def spam_patterns(self) -> list[str]: ...
+
+
+WINDOW_OPTIONS = frozenset({"base_url", "model", "context_window", "api_key", "api_key_env"})
+"""The backend options that decide its context window: which server, which model, the setting."""
+
+
+def answer_backend(services: AnswerContext, name: str | None = None, **overrides: object) -> Backend:
+    """``services.backend(name, **overrides)``, budgeting for the window of the instance
+    keyed by :data:`WINDOW_OPTIONS` alone: the window found or learnt from a refusal is
+    the engine, server and model's, and survives a change of temperature (Services keeps
+    one instance per option set, and so one window per instance)."""
+    engine = services.backend(name, **overrides)
+    if isinstance(engine, HttpBackend):
+        keyed = {key: value for key, value in overrides.items() if key in WINDOW_OPTIONS and value is not None}
+        engine.share_window(services.backend(name, **keyed))
+    return engine
 
 
 class AnswerRun:
@@ -188,7 +205,7 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
     text, notices = clean_question(question, settings.max_question_chars)
     explicit = check_filters(filters)
     check_k(k)  # bad input refused before any costly work (the follow-up rewrite asks the model)
-    engine = services.backend(backend, **backend_overrides)
+    engine = answer_backend(services, backend, **backend_overrides)
     prompts = services.prompts()
     fiches = services.fiches
     place_of = functools.cache(functools.partial(infer_filters, catalogue=fiches))  # each text read once

@@ -15,6 +15,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from rag.answer.backends import REGISTRY, backend_options, takes_llm_base_url
+from rag.answer.pipeline import answer_backend
 from rag.catalogue.fiche import Fiche
 from rag.config import Settings
 from rag.errors import RagError
@@ -87,11 +88,12 @@ def _engine(settings: Settings) -> tuple[str, dict[str, object], DeltaGenerator 
 def render_window(options: ChatOptions, services: Services) -> None:
     """Fill the context-window line at the end of the run, so it shows what this run's
     answer taught (a server refusing a prompt names its window). The first call may ask
-    the server once per engine; an unusable address is said here in French."""
+    the server once per engine, server and model (an unreachable one again after 30 s);
+    an unusable address is said here in French."""
     if options.window_slot is None:
         return
     try:
-        window = services.backend(options.backend, **options.overrides).context_window()
+        window = answer_backend(services, options.backend, **options.overrides).context_window()
     except RagError as exc:
         options.window_slot.error(escape_markdown(str(exc)), icon=":material/error:")
         return

@@ -10,14 +10,16 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 
+import httpx
 import pytest
 
 from rag.answer.backends import REGISTRY, SETTING_FOR_OPTION, Backend, create_backend
-from rag.answer.backends.base import ContextOverflow
+from rag.answer.backends.base import ContextOverflow, ContextWindow
 from rag.answer.backends.extractive import LIST_QUESTION, METADATA_QUESTION
 from rag.answer.backends.http import HttpBackend
 from rag.answer.backends.http_errors import retry_after_seconds, status_rule
 from rag.answer.backends.http_options import HttpOptions
+from rag.answer.backends.window import UNREACHABLE_SECONDS, ServedWindow
 from rag.config import Settings, load_settings
 from rag.errors import (
     BackendAuthError,
@@ -298,10 +300,29 @@ class HttpContract(BackendContract):
         asked = len(fake_llm.hits)
         assert backend.context_window() == window and len(fake_llm.hits) == asked  # cached per instance
 
-    def test_unreachable_server_gives_the_default_and_is_asked_again(self, settings: Settings) -> None:
+    def test_unreachable_server_gives_the_default(self, settings: Settings) -> None:
         backend = self.make(settings, closed_port_url())
         assert backend.context_window().tokens == 8192 and "injoignable" in backend.context_window().source
-        assert backend.window.known is None  # not cached: the server may come up
+        assert backend.window.known is None  # not learnt: the server may come up (asked again, see below)
+
+
+def test_an_unreachable_server_is_asked_again_only_after_a_pause() -> None:
+    """A rerun of the chat within UNREACHABLE_SECONDS does not wait on the server again;
+    after it, the server (maybe started meanwhile) is asked again."""
+    now, asked = [100.0], []
+
+    def discover() -> ContextWindow | None:
+        asked.append(now[0])
+        if len(asked) == 1:
+            raise httpx.ConnectError("refused")
+        return ContextWindow(2048, "annoncée par le serveur")
+
+    window = ServedWindow("openai", None, discover, clock=lambda: now[0])
+    assert "injoignable" in window.get().source and window.get().tokens == 8192 and asked == [100.0]
+    now[0] += UNREACHABLE_SECONDS - 1
+    assert "injoignable" in window.get().source and asked == [100.0]
+    now[0] += 2
+    assert window.get() == ContextWindow(2048, "annoncée par le serveur") and len(asked) == 2
 
 
 @pytest.mark.parametrize(("status", "error", "retried"), [

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from rag.answer.pipeline import ask
+from rag.answer.pipeline import answer_backend, ask
 from rag.answer.support import describe, sentences, unsupported
 from rag.config import ROOT
 from rag.services import Services
@@ -62,6 +62,23 @@ def test_a_silent_server_teaches_its_window_by_refusing_and_the_prompt_is_retrie
     fake_llm.hits.clear()
     assert openai(hashed, fake_llm, max_tokens=64, k=10).result.error is None
     assert len(fake_llm.chat_hits()) == 1  # learnt once per backend: the next question fits at once
+
+
+def test_a_window_learnt_from_a_refusal_survives_a_temperature_change(hashed: Services,
+                                                                      fake_llm: FakeLLMServer) -> None:
+    """The window belongs to the engine, server and model, not to one option set: moving
+    the temperature slider made a new backend that forgot it, and the next question was
+    refused again."""
+    fake_llm.window = Window(1024, advertise="none", refusal="vllm")
+    assert openai(hashed, fake_llm, temperature=0.2).result.error is None
+    assert len(fake_llm.chat_hits()) == 2  # refused, then retried within the window learnt
+    fake_llm.hits.clear()
+    assert openai(hashed, fake_llm, temperature=0.9).result.error is None
+    (hit,) = fake_llm.chat_hits()  # fits at once
+    assert hit.body["temperature"] == 0.9 and prompt_tokens(hit.body) + hit.body["max_tokens"] <= 1024
+    shown = answer_backend(hashed, "openai", base_url=fake_llm.url + "/v1", model="test-model", temperature=0.5)
+    assert shown.context_window().tokens == 1024 and "refus" in shown.context_window().source  # the sidebar's line
+    assert fake_llm.hits == [hit]  # the window was not asked again
 
 
 def test_a_server_counting_more_tokens_than_tiktoken_is_retried_with_more_margin(

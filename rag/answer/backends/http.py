@@ -9,7 +9,7 @@ Failures become readable errors in :mod:`rag.answer.backends.http_errors`. The A
 as ``Authorization: Bearer`` and scrubbed from anything a server echoes back.
 
 The context window (:meth:`HttpBackend.context_window`, see
-:mod:`rag.answer.backends.window`) is found once per backend instance and replaced by the
+:mod:`rag.answer.backends.window`) is found once per engine, server and model and replaced by the
 one a refusal names (HTTP 400 « maximum context length is N tokens »): the pipeline then
 rebuilds the prompt and retries once. A stream that ends before its first event is
 explained by asking once more without streaming (:meth:`HttpBackend.explain_empty_stream`):
@@ -166,6 +166,12 @@ class HttpBackend(Backend):
     def context_window(self) -> ContextWindow:
         """The window prompts are budgeted for (see :mod:`rag.answer.backends.window`)."""
         return self.window.get()
+
+    def share_window(self, other: Backend) -> None:
+        """Budget for ``other``'s window from now on: the same engine, server and model
+        with other options (a temperature), so what one learns the other knows."""
+        if isinstance(other, HttpBackend) and other is not self:
+            self.window = other.window
 
     def explain_empty_stream(self, body: dict[str, Any]) -> None:
         """After a stream that ended before its first event: raise the refusal the server
