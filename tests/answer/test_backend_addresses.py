@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
 from rag.answer.backends import create_backend
+from rag.answer.backends.http_errors import server_message
 from rag.config import Settings, load_settings
 from rag.errors import BackendError, BackendModelNotFound, BackendUnavailable
 from rag.types import GenerationRequest
@@ -86,3 +88,22 @@ def test_an_html_error_page_is_reduced_to_its_text(settings: Settings, web_serve
     with pytest.raises(BackendError) as info:
         engine.resolve_model()
     assert "HTTP 404" in str(info.value) and "<" not in str(info.value)
+
+
+APACHE_404 = """<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">
+<html><head>
+<title>404 Not Found</title>
+</head><body>
+<h1>Not Found</h1>
+<p>The requested URL was not found on this server.</p>
+<hr>
+<address>Apache/2.4.41 (Ubuntu) Server at 127.0.0.1 Port 80</address>
+</body></html>"""
+
+
+def test_any_tag_of_an_error_page_goes_not_only_the_known_elements() -> None:
+    """A page known to be HTML loses its doctype, its head and every tag (``<address>``
+    is not among the elements a user's question is stripped of)."""
+    response = httpx.Response(404, text=APACHE_404, headers={"Content-Type": "text/html"})
+    assert server_message(response, None) == ("Not Found The requested URL was not found on this server. "
+                                              "Apache/2.4.41 (Ubuntu) Server at 127.0.0.1 Port 80")

@@ -46,7 +46,12 @@ _TAG = re.compile(r"<[^>]*>")
 
 
 def server_message(response: httpx.Response, secret: str | None) -> str:
-    """The error text of a non-200 answer, whatever its shape (an HTML page: its text)."""
+    """The error text of a non-200 answer, whatever its shape (an HTML page: its text).
+
+    Not :func:`rag.text.strip_markup`: that one is for a user's text, where only known
+    element names are tags (« <Brest> » is a word); a page known to be HTML loses every
+    tag, its ``<!DOCTYPE>`` and its ``<head>`` (whose title repeats the ``<h1>``). With
+    it, Apache's 404 page kept ``<!DOCTYPE HTML PUBLIC …>`` and ``<address>…</address>``."""
     data = json_body(response)
     if isinstance(data, dict):
         return error_text(data.get("error", data.get("detail", data.get("message", data))), secret)
