@@ -1,6 +1,10 @@
-"""One question's way into a stored conversation, the same for every front end (chat
-page, API, command line): when it started, when the first piece of the answer came, and
-the turn stored at the end (the conversation created first when there is none yet).
+"""One question's way into a stored conversation: when it started, when the first piece
+of the answer came, and the turn stored at the end (the conversation created first when
+there is none yet). Every front end stores its turns through it; the API and the command
+line also time them with it (:meth:`Exchange.start`, :meth:`Exchange.timed`). The chat
+page times its own turn (``rag.ui.chat``), as it must without a database too (the turn
+stays in the tab), and it stores an answer of its own (its notices added, or the sources
+of a failure): it only calls :meth:`Exchange.add`.
 
 What to do when the database fails stays with each front end (the chat keeps the turn
 in the tab, the API logs, the command line prints a note): :meth:`Exchange.save` and
