@@ -27,23 +27,22 @@ from rag.answer.abstention import (
     threshold_for,
     top_cosine,
 )
-from rag.answer.backends.base import DEFAULT_CONTEXT_WINDOW, Backend, ContextOverflow
-from rag.answer.backends.http import HttpBackend
+from rag.answer.backends.base import Backend, ContextOverflow
+from rag.answer.budget import answer_backend, budgeted_request
 from rag.answer.citations import CitationStream
 from rag.answer.evidence import SENTENCE_CHARS, sentence_similarity, split_passages
 from rag.answer.hyde import search_text
-from rag.answer.prompting import MIN_ANSWER_TOKENS, SAFETY, Prompts, build_messages
+from rag.answer.prompting import Prompts
 from rag.answer.question import History, standalone_question
 from rag.answer.sources import evidence_summary, make_sources, numbering, order_sources, renumber_passages
 from rag.answer.support import Similarity, embedder_similarity, unsupported
 from rag.catalogue.catalogue import Catalogue
 from rag.catalogue.spam import LinkGuard, link_guard
 from rag.config import Settings
-from rag.errors import BackendError, ConfigError
+from rag.errors import BackendError
 from rag.search.filters import FILTER_FIELDS, check_filters, has_place, infer_filters, place_depth
 from rag.search.retrieval import Retriever, check_k
 from rag.text import clean_question
-from rag.tokens import count_tokens
 from rag.types import Answer, GenerationRequest, Hit, Passage, Source, Unsupported
 
 log = logging.getLogger(__name__)
@@ -70,22 +69,6 @@ class AnswerContext(Protocol):
     def prompts(self) -> Prompts: ...
 
     def spam_patterns(self) -> list[str]: ...
-
-
-WINDOW_OPTIONS = frozenset({"base_url", "model", "context_window", "api_key", "api_key_env"})
-"""The backend options that decide its context window: which server, which model, the setting."""
-
-
-def answer_backend(services: AnswerContext, name: str | None = None, **overrides: object) -> Backend:
-    """``services.backend(name, **overrides)``, budgeting for the window of the instance
-    keyed by :data:`WINDOW_OPTIONS` alone: the window found or learnt from a refusal is
-    the engine, server and model's, and survives a change of temperature (Services keeps
-    one instance per option set, and so one window per instance)."""
-    engine = services.backend(name, **overrides)
-    if isinstance(engine, HttpBackend):
-        keyed = {key: value for key, value in overrides.items() if key in WINDOW_OPTIONS and value is not None}
-        engine.share_window(services.backend(name, **keyed))
-    return engine
 
 
 class AnswerRun:
@@ -232,7 +215,7 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
         text = prompts.abstain.render(question=text, raison=decision.reason, initiatives=_initiatives(sources))
         return run(sources=sources, given=[], request=None, abstain_text=text)
     try:
-        request, given = _request(standalone, passages, engine, prompts, settings, notices)
+        request, given = budgeted_request(standalone, passages, engine, prompts, settings, notices)
     except ContextOverflow as too_long:  # the sources stay, the run reports it like a refusal
         return run(sources=make_sources(hits, fiches, spam), given=[], request=None, abstain_text=None,
                    failure=too_long)
@@ -240,7 +223,8 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
         request = request.model_copy(update={"filters": wanted, "similarity": similarity(), "sentences": split()})
 
     def retry(overflow: ContextOverflow) -> tuple[GenerationRequest, list[Passage]]:
-        rebuilt = _request(standalone, passages, engine, prompts, settings, notices, refused=(overflow, request))
+        rebuilt = budgeted_request(standalone, passages, engine, prompts, settings, notices,
+                                   refused=(overflow, request))
         notices.append("Le serveur a refusé la requête, trop longue pour sa fenêtre de contexte : "
                        "elle a été raccourcie et renvoyée.")  # only once it could be: else a ContextOverflow says why
         return rebuilt
@@ -274,64 +258,6 @@ def _decide(standalone: str, hits: list[Hit], filters: dict[str, str], services:
         return Decision(False)
     support = lexical_support(standalone, (hit.chunk for hit in hits), services.retriever.lexical)
     return by_cosine(best, threshold_for(services.settings), support)
-
-
-def _request(question: str, passages: list[Passage], engine: Backend, prompts: Prompts, settings: Settings,
-             notices: list[str], refused: tuple[ContextOverflow, GenerationRequest] | None = None,
-             ) -> tuple[GenerationRequest, list[Passage]]:
-    """The backend request: all passages for extractive, a prompt budgeted for the
-    backend's context window for LLMs (smaller after a refusal: see :func:`_after_refusal`)."""
-    if not engine.uses_llm:
-        return GenerationRequest(question=question, passages=passages), passages
-    known = engine.context_window()
-    window = known.tokens if known else settings.context_window or DEFAULT_CONTEXT_WINDOW
-    max_tokens = getattr(engine.options, "max_tokens", None) or settings.max_tokens
-    safety, origin = SAFETY, known.source if known else "par défaut"
-    if refused is not None:
-        window, safety = _after_refusal(*refused, window)
-        origin = "apprise d'un refus du serveur"
-    build = functools.partial(build_messages, passages=passages, prompts=prompts, context_window=window,
-                              max_tokens=max_tokens, safety=safety)
-    try:
-        built = build(question)
-    except ConfigError:  # the question and the instructions leave no room for a passage
-        answer = min(max_tokens, MIN_ANSWER_TOKENS)
-        raise ContextOverflow(engine.name, _too_small(question, build, window, origin, answer), window) from None
-    if built.dropped:
-        notices.append(f"{built.dropped} passage(s) écarté(s) pour tenir dans la fenêtre de contexte du modèle.")
-    if built.max_tokens < max_tokens:
-        notices.append(f"Réponse limitée à {built.max_tokens} tokens (au lieu de {max_tokens}) pour tenir dans "
-                       f"la fenêtre de contexte du modèle ({window} tokens).")
-    return GenerationRequest(question=question, passages=built.passages, messages=built.messages,
-                             max_tokens=built.max_tokens, context_window=window), built.passages
-
-
-def _too_small(question: str, build: Callable[[str], object], window: int, origin: str, answer: int) -> str:
-    """Why no prompt fits ``window``: the question, when the instructions alone would
-    leave room for a passage and a short answer (``build("")`` succeeds); else the
-    instructions and the answer themselves, whatever the question."""
-    try:
-        build("")
-    except ConfigError:
-        return (f"la fenêtre de contexte du modèle ({window} tokens ; taille : {origin}) ne peut contenir les "
-                f"consignes, un passage et une réponse d'au moins {answer} tokens, quelle que soit la "
-                "question : augmentez RAG_CONTEXT_WINDOW (si le serveur accepte davantage), ou choisissez un "
-                "modèle à plus grande fenêtre")
-    return (f"la question ({count_tokens(question)} tokens) est trop longue pour la fenêtre de contexte du modèle "
-            f"({window} tokens) : avec les consignes, il n'y reste pas la place d'un passage ; raccourcissez la "
-            f"question, ou choisissez un modèle à plus grande fenêtre (taille : {origin})")
-
-
-def _after_refusal(overflow: ContextOverflow, sent: GenerationRequest, window: int) -> tuple[int, float]:
-    """The window and safety share for the retry of a refused prompt: the window the
-    server named if smaller than the one used; otherwise our token count was too low for
-    its tokenizer, so the share filled shrinks by our count / its count (or by a quarter)."""
-    used = sent.context_window or window
-    if overflow.window and overflow.window < used:
-        return overflow.window, SAFETY
-    ours = sum(count_tokens(m["content"]) for m in sent.messages)
-    theirs = overflow.prompt_tokens
-    return used, SAFETY * (min(0.9, ours / theirs) if theirs else 0.75)
 
 
 def _initiatives(sources: list[Source]) -> str:

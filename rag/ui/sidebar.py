@@ -15,7 +15,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from rag.answer.backends import REGISTRY, backend_options, takes_llm_base_url
-from rag.answer.pipeline import answer_backend
+from rag.answer.budget import answer_backend
 from rag.catalogue.fiche import Fiche
 from rag.config import Settings
 from rag.errors import RagError

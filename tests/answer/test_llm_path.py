@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from rag.answer.pipeline import answer_backend, ask
+from rag.answer.budget import answer_backend
+from rag.answer.pipeline import ask
 from rag.answer.support import describe, sentences, unsupported
 from rag.config import ROOT
 from rag.services import Services
