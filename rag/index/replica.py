@@ -9,11 +9,14 @@ collection.
 :class:`LiveIndex` holds what a process built from it and rebuilds it when the index
 record's ``run`` changes, checking the record (one small read) at most every
 ``RAG_INDEX_CHECK_SECONDS``, never per query. The check and the rebuild run in a
-background thread while every request keeps answering on the previous objects (no
-request waits for a BM25 build); the new ones are swapped in with one assignment, so a
-request holding the old ones finishes on them (their generation is kept on the server
-until the next rebuild). Only the first load, at start, is waited for; it uses the
-record start-up's check just read (:meth:`LiveIndex.offer`) instead of reading it again.
+background thread of their own, started by the first load, whether or not requests come
+(an idle replica must not answer its next request from an index replaced meanwhile, nor
+from a generation two rebuilds have deleted); every request keeps answering on the
+previous objects (no request waits for a BM25 build); the new ones are swapped in with
+one assignment, so a request holding the old ones finishes on them (their generation is
+kept on the server until the next rebuild). Only the first load, at start, is waited
+for; it uses the record start-up's check just read (:meth:`LiveIndex.offer`) instead of
+reading it again.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -37,6 +41,9 @@ from rag.index.store import VectorStore
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+MIN_WAIT = 0.05
+"""Seconds between two checks at least (``RAG_INDEX_CHECK_SECONDS=0``: no busy loop)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ class LiveIndex(Generic[T]):
         self._offered: tuple[float, dict[str, Any]] | None = None
         self._next_check = 0.0
         self._lock = threading.Lock()
+        self._failing = False  # the last check failed: logged once per outage, not every interval
 
     @property
     def run(self) -> str | None:
@@ -90,10 +98,9 @@ class LiveIndex(Generic[T]):
             with self._lock:
                 if self._current is None:
                     self._current = self._load(self._first_record())
+                    threading.Thread(target=_watch, args=(weakref.ref(self),), name="index-watch",
+                                     daemon=True).start()
                 return self._current[1]
-        if time.monotonic() >= self._next_check and self._lock.acquire(blocking=False):
-            self._next_check = time.monotonic() + self.interval
-            threading.Thread(target=self._refresh, args=(current[0],), name="index-watch", daemon=True).start()
         return current[1]
 
     def offer(self, record: dict[str, Any]) -> None:
@@ -116,20 +123,44 @@ class LiveIndex(Generic[T]):
         self._next_check = time.monotonic() + self.interval
         return str(record.get("run", "")), value
 
+    def _check_if_due(self) -> float:
+        """Check the record if the interval has passed (and no check runs); the seconds
+        to wait before the next call."""
+        wait = self._next_check - time.monotonic()
+        if wait <= 0 and self._current is not None and self._lock.acquire(blocking=False):
+            self._next_check = time.monotonic() + self.interval
+            self._refresh(self._current[0])
+            wait = self.interval
+        return max(wait, MIN_WAIT)
+
     def _refresh(self, run: str) -> None:
-        """In a background thread, holding the lock: check the record, load the new run
+        """In the watch thread, holding the lock: check the record, load the new run
         if it changed. A server that is down or an index being replaced keeps the
         current value (queries report the server's state themselves); the next check
-        tries again."""
+        tries again (the failure is logged once, and the recovery)."""
         try:
             record = self.meta.record()
+            if self._failing:
+                self._failing = False
+                log.info("index du serveur de nouveau lisible")
             if record and record.get("run") != run:
                 started = time.perf_counter()
                 self._current = self._load(record)
                 log.info("index run %s loaded in %.1f s", record.get("run"), time.perf_counter() - started)
         except RagError as exc:
-            log.warning("index du serveur non rechargé (%s) : nouvel essai dans %.0f s", exc, self.interval)
+            if not self._failing:
+                log.warning("index du serveur non rechargé (%s) : nouvel essai toutes les %g s", exc, self.interval)
+            self._failing = True
         except Exception:  # a bug must not leave the lock held: logged, retried at the next check
             log.exception("index du serveur non rechargé")
         finally:
             self._lock.release()
+
+
+def _watch(ref: weakref.ref[LiveIndex[Any]]) -> None:
+    """The watch thread of one :class:`LiveIndex`: checks its record every interval, with
+    or without requests; it holds the index only weakly and ends once the index is gone."""
+    while (live := ref()) is not None:
+        wait = live._check_if_due()
+        del live
+        time.sleep(wait)
