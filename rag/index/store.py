@@ -131,7 +131,7 @@ class VectorStore:
                 )
             else:
                 collection = client.get_collection(self.name, embedding_function=None)
-            _check_embedder(collection.metadata or {}, embedder_config)
+            _check_embedder(collection.metadata or {}, embedder_config, replica=bool(self.url) and not create)
             self._collection = collection
             return collection
 
@@ -250,12 +250,20 @@ def remove_stale_generations(data_dir: Path, keep: set[str | None]) -> None:
     remove_except(data_dir / "chroma", keep)
 
 
-def _check_embedder(stored: dict, wanted: dict) -> None:
-    """Raise :class:`EmbedderMismatch` when the index was built with other vectors."""
+def _check_embedder(stored: dict, wanted: dict, replica: bool = False) -> None:
+    """Raise :class:`EmbedderMismatch` when the index was built with other vectors. A
+    replica reading a server's index is told to take the index job's embedder: a rebuild
+    there would change the index every other replica serves."""
     if any(str(stored.get(k)) != str(v) for k, v in wanted.items()):
         built = ", ".join(f"{k}={stored.get(k)}" for k in wanted)
         says = ", ".join(f"{k}={v}" for k, v in wanted.items())
-        raise EmbedderMismatch(f"index construit avec {built}, les réglages demandent {says} : {REBUILD}")
+        fix = REBUILD
+        if replica:
+            fix = (f"réglez RAG_EMBEDDER={stored.get('embedder')} comme pour l'indexation (et le même "
+                   "RAG_EMBEDDER_MODEL_PATH s'il y en a un), ou, pour changer d'embedder, lancez "
+                   "`python -m rag index --rebuild` avec le nouveau sur la machine du corpus, puis "
+                   "réglez toutes les répliques comme lui")
+        raise EmbedderMismatch(f"index construit avec {built}, les réglages demandent {says} : {fix}")
 
 
 def _to_chunk(chunk_id: str, text: str | None, meta: dict | None) -> Chunk:
