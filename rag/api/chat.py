@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from rag.answer.backends import REGISTRY
 from rag.answer.pipeline import AnswerRun, ask
 from rag.api.auth import require_key
-from rag.api.conversation import StoredConversation, conversation
+from rag.api.conversation import UNAVAILABLE, StoredConversation, conversation
 from rag.api.errors import ERROR_RESPONSES, ApiError
 from rag.api.schemas import AssistantMessage, ChatRequest, ChatResponse, Choice, ModelCard, ModelList, Usage
 from rag.api.state import context_of, services_of
@@ -89,11 +89,12 @@ async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse 
     stored = await run_in_threadpool(StoredConversation.open, request, wanted, not history) if wanted else None
     if stored is not None and not history:
         history = stored.history
+    notices = [UNAVAILABLE] if wanted and stored is None else []  # the database failed
     limiter = _limiter(request, backend)
     run = await anyio.to_thread.run_sync(
         lambda: ask(question, context_of(request), history=history, filters=filters, backend=backend,
                     temperature=body.temperature, max_tokens=max_tokens), limiter=limiter)
-    reply = Reply(model, run, stored, filters,
+    reply = Reply(model, run, stored, filters, notices=notices,
                   usage_chunk=bool(body.stream_options and body.stream_options.include_usage))
     if body.stream:
         return await reply.streaming(limiter)
@@ -126,8 +127,9 @@ class Reply:
     """One answer on its way to the client, whole or as OpenAI chunks."""
 
     def __init__(self, model: str, run: AnswerRun, stored: StoredConversation | None,
-                 filters: dict[str, str], *, usage_chunk: bool = False) -> None:
+                 filters: dict[str, str], *, usage_chunk: bool = False, notices: list[str] | None = None) -> None:
         self.model, self.run, self.stored, self.filters = model, run, stored, filters
+        self.notices = notices or []  # the request's own, shown before the run's
         self.usage_chunk = usage_chunk  # stream_options.include_usage: OpenAI's extra last chunk
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
@@ -148,7 +150,7 @@ class Reply:
         return ChatResponse(id=self.id, created=self.created, model=self.model,
                             choices=[Choice(message=AssistantMessage(content=result.answer))],
                             usage=self.usage(result.answer), sources=[api_source(s) for s in result.sources],
-                            abstained=result.abstained, notices=result.notices)
+                            abstained=result.abstained, notices=[*self.notices, *result.notices])
 
     def failure(self, result: Answer) -> ApiError:
         """The 502 of a failing backend, with the sources found and any partial answer."""
@@ -201,7 +203,7 @@ class Reply:
             else:
                 usage = self.usage(result.answer).model_dump()
                 yield self._chunk({}, "stop", sources=sources, usage=usage,
-                                  abstained=result.abstained, notices=result.notices)
+                                  abstained=result.abstained, notices=[*self.notices, *result.notices])
                 if self.usage_chunk:  # as OpenAI: no choices, only the usage
                     yield self._event(choices=[], usage=usage)
             yield "data: [DONE]\n\n"

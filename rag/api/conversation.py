@@ -25,6 +25,11 @@ from rag.errors import ConversationNotFound, DatabaseError
 log = logging.getLogger(__name__)
 
 NEW = "new"
+UNAVAILABLE = ("historique indisponible : la base des conversations ne répond pas ; la question est traitée "
+               "avec les seuls messages envoyés et cet échange ne sera pas enregistré (l'enregistrement reprend "
+               "dès son retour)")
+"""The notice of an answer whose named conversation could not be opened (the cause,
+which names the database server, stays in the server's log)."""
 
 
 def message_text(message: ChatMessage) -> str:
