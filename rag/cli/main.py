@@ -191,7 +191,8 @@ def build_parser() -> FrenchArgumentParser:
     p.set_defaults(func=cmd_import)
 
     p = add_command(sub, "index", "construire ou mettre à jour l'index des fiches")
-    p.add_argument("--rebuild", action="store_true", help="supprime l'index et le reconstruit entièrement")
+    p.add_argument("--rebuild", action="store_true",
+                   help="reconstruit tout l'index (sur un serveur Chroma, l'index publié sert jusqu'à la bascule)")
     p.add_argument("--json", action="store_true", help="affiche le bilan en JSON")
     p.set_defaults(func=cmd_index)
 
