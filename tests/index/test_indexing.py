@@ -26,14 +26,9 @@ from rag.index.chunking import chunk_corpus
 from rag.index.indexing import IndexReport, index_corpus, manifest_path
 from rag.index.store import VectorStore
 from rag.services import Services
-from tests.support.index_helpers import CountingEmbedder, import_seed, make_settings
+from tests.support.index_helpers import CountingEmbedder, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def seed(tmp_path_factory):
-    return import_seed(tmp_path_factory.mktemp("seed") / "fiches")
 
 
 @pytest.fixture

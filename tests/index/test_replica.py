@@ -14,21 +14,14 @@ from rag.errors import EmbedderMismatch
 from rag.index.indexing import index_corpus
 from rag.index.store import VectorStore
 from rag.services import Services
-from tests.support.chroma_server import ChromaServer
-from tests.support.index_helpers import CountingEmbedder, import_seed, make_settings
+from tests.support.index_helpers import CountingEmbedder, own_server_index
 
 pytestmark = pytest.mark.server
 
 
-@pytest.fixture(scope="module")
-def seed(tmp_path_factory):
-    return import_seed(tmp_path_factory.mktemp("seed") / "fiches")
-
-
 @pytest.fixture
-def settings(tmp_path, seed, chroma_server):
-    write_fiches(seed, tmp_path / "fiches")
-    return make_settings(tmp_path, tmp_path / "fiches", chroma_url=chroma_server.url, index_check_seconds=0.2)
+def settings(server_settings):
+    return server_settings
 
 
 def replica(settings, tmp_path, **update) -> Services:
@@ -75,11 +68,7 @@ def test_replica_with_another_embedder_is_told_to_match_the_index_job(settings, 
 def test_chroma_down_while_idle_is_logged_once_and_the_watch_resumes(tmp_path, seed, caplog):
     """The watch now runs without requests: a Chroma outage must not log a warning every
     interval, and once the server is back a re-index is followed again."""
-    server = ChromaServer(tmp_path / "own-db").start()
-    try:
-        write_fiches(seed, tmp_path / "fiches")
-        settings = make_settings(tmp_path, tmp_path / "fiches", chroma_url=server.url, index_check_seconds=0.1)
-        index_corpus(settings, embedder=CountingEmbedder())
+    with own_server_index(tmp_path, seed) as (server, settings):
         served = replica(settings, tmp_path)
         live = served._live()
         assert served.retriever.search("accueil", k=1)  # loaded: the watch runs
@@ -95,5 +84,3 @@ def test_chroma_down_while_idle_is_logged_once_and_the_watch_resumes(tmp_path, s
             time.sleep(0.1)
         assert live.run == published_run(settings)
         assert "index du serveur de nouveau lisible" in caplog.messages
-    finally:
-        server.stop()

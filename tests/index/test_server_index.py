@@ -24,8 +24,7 @@ from rag.index.lexical_blob import PREFIX, part_ids, read_blob
 from rag.index.meta import DIRTY, RECORD
 from rag.index.store import VectorStore
 from rag.services import Services
-from tests.support.chroma_server import ChromaServer
-from tests.support.index_helpers import CountingEmbedder, import_seed, make_settings
+from tests.support.index_helpers import CountingEmbedder, own_server_index
 
 pytestmark = pytest.mark.server
 
@@ -33,15 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 QUERIES = ["accueil des usagers en mairie", "médiation numérique", "co-conception avec les agents", "guichet"]
 
 
-@pytest.fixture(scope="session")
-def seed(tmp_path_factory):
-    return import_seed(tmp_path_factory.mktemp("seed") / "fiches")
-
-
 @pytest.fixture
-def settings(tmp_path, seed, chroma_server):
-    write_fiches(seed, tmp_path / "fiches")
-    return make_settings(tmp_path, tmp_path / "fiches", chroma_url=chroma_server.url, index_check_seconds=0.2)
+def settings(server_settings):
+    return server_settings
 
 
 def replica(settings, tmp_path, name: str = "replica") -> Services:
@@ -223,12 +216,9 @@ def test_replica_before_any_index_says_what_to_do(settings, tmp_path):
 
 
 def test_chroma_server_down_then_back_replica_recovers_nothing_lost(tmp_path, seed):
-    server = ChromaServer(tmp_path / "own-db").start()
-    try:
-        write_fiches(seed, tmp_path / "fiches")
-        settings = make_settings(tmp_path, tmp_path / "fiches", chroma_url=server.url, index_check_seconds=0.1)
-        index_corpus(settings, embedder=CountingEmbedder())
+    with own_server_index(tmp_path, seed) as (server, settings):
         served = replica(settings, tmp_path)
+
         def dense() -> list[str]:  # the fused order also depends on HNSW's approximate tail
             return [h.chunk.id for h in served.retriever.search("guichet", k=5, mode="dense")]
 
@@ -240,5 +230,3 @@ def test_chroma_server_down_then_back_replica_recovers_nothing_lost(tmp_path, se
         server.start()
         assert dense() == before
         assert replica(settings, tmp_path, "fresh").store.count() == len(chunk_corpus(seed, settings.chunk_tokens))
-    finally:
-        server.stop()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rag.catalogue.corpus import write_fiches
@@ -13,7 +15,9 @@ from rag.catalogue.fiche import ECHELLE, PARTENAIRES, TYPE_ACTEUR, VILLE, Fiche
 from rag.catalogue.importer import import_export
 from rag.config import Settings, load_settings
 from rag.index.embeddings.hashing import HashingEmbedder, HashingOptions
+from rag.index.indexing import index_corpus
 from tests.conftest import ROOT, SEED_EXPORT
+from tests.support.chroma_server import ChromaServer
 
 
 class CountingEmbedder(HashingEmbedder):
@@ -71,3 +75,17 @@ def import_seed(out_dir: Path) -> list[Fiche]:
 def write_corpus(fiches: list[Fiche], out_dir: Path) -> Path:
     write_fiches(fiches, out_dir)
     return out_dir
+
+
+@contextmanager
+def own_server_index(tmp_path: Path, seed: list[Fiche]) -> Iterator[tuple[ChromaServer, Settings]]:
+    """A Chroma server of the test's own (the test may stop and start it) holding the seed,
+    indexed with the counting embedder; checks every 0.1 s. Stopped after the block."""
+    server = ChromaServer(tmp_path / "own-db").start()
+    try:
+        write_fiches(seed, tmp_path / "fiches")
+        settings = make_settings(tmp_path, tmp_path / "fiches", chroma_url=server.url, index_check_seconds=0.1)
+        index_corpus(settings, embedder=CountingEmbedder())
+        yield server, settings
+    finally:
+        server.stop()
