@@ -33,6 +33,7 @@ from rag.tokens import count_tokens
 
 if TYPE_CHECKING:
     from rag.answer.backends.base import Backend
+    from rag.answer.backends.http import HttpBackend
     from rag.conversations import ConversationStore
     from rag.index.embeddings import Embedder
     from rag.search.retrieval import Retriever
@@ -56,6 +57,7 @@ class Services:
         self._lock = threading.RLock()
         self._cache: dict[str, object] = {}
         self._backends: dict[tuple, Backend] = {}
+        self._windows: dict[tuple, HttpBackend] = {}  # the first backend of each window (see backend)
         self._files: dict[str, tuple[tuple, object]] = {}
         self._files_lock = threading.Lock()  # per-query reads never wait on a model load
         self._stamp: int | None = None  # manifest mtime when the index objects were loaded
@@ -240,12 +242,26 @@ class Services:
         profile(self.fiches, embedder)
 
     def backend(self, name: str | None = None, **overrides: object) -> Backend:
-        """The LLM backend ``name`` (default: settings), one instance per name+overrides."""
+        """The LLM backend ``name`` (default: settings), one instance per name+overrides.
+        Instances of the same engine, server, model and window setting share one context
+        window (:mod:`rag.answer.backends.window`): what a refusal taught survives a change
+        of temperature, which makes another instance."""
         from rag.answer.backends import create_backend
+        from rag.answer.backends.http import HttpBackend
 
         name = name or self.settings.backend
         key = (name, tuple(sorted((k, repr(v)) for k, v in overrides.items())))
         with self._lock:
             if key not in self._backends:
-                self._backends[key] = create_backend(name, self.settings, **overrides)
+                created = create_backend(name, self.settings, **overrides)
+                if isinstance(created, HttpBackend):  # one window per engine, server and model
+                    created.share_window(self._windows.setdefault(_window_key(created), created))
+                self._backends[key] = created
             return self._backends[key]
+
+
+def _window_key(engine: HttpBackend) -> tuple:
+    """What decides a backend's context window: the engine, its server and model, the
+    window setting and the key the server is asked with."""
+    options = engine.options
+    return engine.name, options.base_url, options.model, options.context_window, options.secret()

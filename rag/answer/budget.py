@@ -1,7 +1,5 @@
 """The context window an LLM answer is budgeted for, and the request built for it.
 
-:func:`answer_backend` gives the backend an answer uses, sharing the window of every
-instance of the same engine, server and model (see :mod:`rag.answer.backends.window`).
 :func:`budgeted_request` builds the prompt for that window (``RAG_CONTEXT_WINDOW``, the
 server's, or the default): passages dropped and the answer shortened as needed, said in
 ``notices``; after a refusal, rebuilt for the window the server named or with more
@@ -13,37 +11,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Protocol
 
 from rag.answer.backends.base import DEFAULT_CONTEXT_WINDOW, Backend, ContextOverflow
-from rag.answer.backends.http import HttpBackend
 from rag.answer.prompting import MIN_ANSWER_TOKENS, SAFETY, Prompts, build_messages
 from rag.config import Settings
 from rag.errors import ConfigError
 from rag.tokens import count_tokens
 from rag.types import GenerationRequest, Passage
-
-
-class Backends(Protocol):
-    """Where backends come from (``rag.services.Services``): one instance per option set."""
-
-    def backend(self, name: str | None = None, **overrides: object) -> Backend: ...
-
-
-WINDOW_OPTIONS = frozenset({"base_url", "model", "context_window", "api_key", "api_key_env"})
-"""The backend options that decide its context window: which server, which model, the setting."""
-
-
-def answer_backend(services: Backends, name: str | None = None, **overrides: object) -> Backend:
-    """``services.backend(name, **overrides)``, budgeting for the window of the instance
-    keyed by :data:`WINDOW_OPTIONS` alone: the window found or learnt from a refusal is
-    the engine, server and model's, and survives a change of temperature (Services keeps
-    one instance per option set, and so one window per instance)."""
-    engine = services.backend(name, **overrides)
-    if isinstance(engine, HttpBackend):
-        keyed = {key: value for key, value in overrides.items() if key in WINDOW_OPTIONS and value is not None}
-        engine.share_window(services.backend(name, **keyed))
-    return engine
 
 
 def budgeted_request(question: str, passages: list[Passage], engine: Backend, prompts: Prompts,

@@ -28,7 +28,7 @@ from rag.answer.abstention import (
     top_cosine,
 )
 from rag.answer.backends.base import Backend, ContextOverflow
-from rag.answer.budget import answer_backend, budgeted_request
+from rag.answer.budget import budgeted_request
 from rag.answer.citations import CitationStream
 from rag.answer.evidence import SENTENCE_CHARS, sentence_similarity, split_passages
 from rag.answer.hyde import search_text
@@ -188,7 +188,7 @@ def ask(question: str, services: AnswerContext, *, history: History | None = Non
     text, notices = clean_question(question, settings.max_question_chars)
     explicit = check_filters(filters)
     check_k(k)  # bad input refused before any costly work (the follow-up rewrite asks the model)
-    engine = answer_backend(services, backend, **backend_overrides)
+    engine = services.backend(backend, **backend_overrides)
     prompts = services.prompts()
     fiches = services.fiches
     place_of = functools.cache(functools.partial(infer_filters, catalogue=fiches))  # each text read once

@@ -15,7 +15,6 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from rag.answer.backends import REGISTRY, backend_options, takes_llm_base_url
-from rag.answer.budget import answer_backend
 from rag.catalogue.fiche import Fiche
 from rag.config import Settings
 from rag.errors import RagError
@@ -93,7 +92,7 @@ def render_window(options: ChatOptions, services: Services) -> None:
     if options.window_slot is None:
         return
     try:
-        window = answer_backend(services, options.backend, **options.overrides).context_window()
+        window = services.backend(options.backend, **options.overrides).context_window()
     except RagError as exc:
         options.window_slot.error(escape_markdown(str(exc)), icon=":material/error:")
         return

@@ -13,7 +13,6 @@ import sys
 
 import pytest
 
-from rag.answer.budget import answer_backend
 from rag.answer.pipeline import ask
 from rag.answer.support import describe, sentences, unsupported
 from rag.config import ROOT
@@ -77,7 +76,7 @@ def test_a_window_learnt_from_a_refusal_survives_a_temperature_change(hashed: Se
     assert openai(hashed, fake_llm, temperature=0.9).result.error is None
     (hit,) = fake_llm.chat_hits()  # fits at once
     assert hit.body["temperature"] == 0.9 and prompt_tokens(hit.body) + hit.body["max_tokens"] <= 1024
-    shown = answer_backend(hashed, "openai", base_url=fake_llm.url + "/v1", model="test-model", temperature=0.5)
+    shown = hashed.backend("openai", base_url=fake_llm.url + "/v1", model="test-model", temperature=0.5)
     assert shown.context_window().tokens == 1024 and "refus" in shown.context_window().source  # the sidebar's line
     assert fake_llm.hits == [hit]  # the window was not asked again
 

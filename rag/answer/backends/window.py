@@ -10,7 +10,7 @@ replaces whatever was known: the server is the authority on what it accepts.
 
 One holder is shared by the backend instances of the same engine, server and model
 (:meth:`rag.answer.backends.http.HttpBackend.share_window`, done by
-:func:`rag.answer.budget.answer_backend`): a window learnt from a refusal survives a
+:meth:`rag.services.Services.backend`): a window learnt from a refusal survives a
 change of temperature, which makes another instance.
 """
 
