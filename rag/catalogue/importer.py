@@ -15,7 +15,6 @@ from rag.catalogue.corpus import load_corpus, write_fiches
 from rag.catalogue.export_format import classify, decode_export
 from rag.catalogue.export_parser import Draft, ExportParser
 from rag.catalogue.fiche import MULTI_VALUED, Fiche, slugify
-from rag.catalogue.folder import restore_interrupted
 from rag.catalogue.places import PlaceTable, load_places, place_fiche
 from rag.catalogue.spam import load_denylist
 from rag.errors import ImportFailed
@@ -123,7 +122,6 @@ def import_export(path: Path | str, out_dir: Path | str, denylist_path: Path | s
     and région; a place missing from the table is a warning, not an error.
     """
     path, out_dir = Path(path), Path(out_dir)
-    restore_interrupted(out_dir)  # before reading its ids: a killed import's folder counts
     if not path.is_file():
         what = "est un dossier" if path.is_dir() else "est introuvable"
         raise ImportFailed(f"l'export {path} {what} : donnez le chemin d'un fichier d'export .txt")
@@ -137,7 +135,7 @@ def import_export(path: Path | str, out_dir: Path | str, denylist_path: Path | s
     places = load_places(places_path) if places_path is not None else None
     if places_path is not None and not Path(places_path).is_file():
         warnings.append(f"{places_path}:0: table des lieux introuvable, fiches importées sans département ni région")
-    existing = {fiche.id: fiche.title for fiche in load_corpus(out_dir).fiches} if out_dir.is_dir() else {}
+    existing = {fiche.id: fiche.title for fiche in load_corpus(out_dir).fiches}  # a killed import's folder restored
     report = parse_export(text, load_denylist(denylist_path), source=str(path), places=places,
                           existing=existing)
     report.warnings[:0] = warnings
