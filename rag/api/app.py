@@ -24,7 +24,6 @@ from rag.api import chat, routes
 from rag.api.auth import load_keys
 from rag.api.context import ApiContext
 from rag.api.errors import ApiError, install_error_handlers
-from rag.api.warmup import warm_up
 from rag.config import Settings, get_settings
 from rag.errors import RagError
 from rag.services import Services
@@ -35,6 +34,15 @@ MAX_BODY_BYTES = 2_000_000
 
 CPU_WORKERS = max(2, os.cpu_count() or 2)
 """Threads computing answers at once for engines without LLM (see ``rag.api.chat``)."""
+
+
+def warm_up(services: Services) -> None:
+    """Index if needed (said in the log), then load what every answer uses
+    (:meth:`Services.preload`), so the first question is answered as fast as the next."""
+    report = services.ensure_index()
+    if report is not None:
+        log.warning("index construit / mis à jour au démarrage : %s", report.to_json())
+    services.preload()
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
